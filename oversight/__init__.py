@@ -1,0 +1,1 @@
+"""oversight: human oversight around AI systems that manage people at work."""

@@ -1,0 +1,299 @@
+"""Recording decisions durably, many per transaction (group commit).
+
+Each accepted decision must be in the audit log before anyone hears it was released,
+and one fsync per request would cap the sidecar at the disk's commit rate. So requests
+hand their decision to one writer task, which takes everything waiting, writes it in one
+transaction that holds the chain lock, commits, and only then answers every request.
+Under load batches grow by themselves; when idle, a batch is one decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from oversight.audit import ChainHead, canonical_json, sha256_hex
+from oversight.database import storage_errors
+from oversight.errors import IdempotencyConflict, OversightError
+from oversight.metrics import Metrics
+from oversight.policy import DecisionTypePolicy, SystemPolicy
+from oversight.receipts import ReceiptIssuer, receipt_hash
+from oversight.routing import CheckedFinding, route
+from oversight.schemas import DecisionAccepted, DecisionIn, Finding
+from oversight.tables import decisions, review_tasks, systems
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated decision, checked against the policy, waiting to be recorded."""
+
+    decision: DecisionIn
+    decision_id: str
+    body_digest: str
+    subject_ref: str
+    submitted_by: str
+    system: SystemPolicy
+    decision_type: DecisionTypePolicy
+    findings: list[CheckedFinding]
+
+    @staticmethod
+    def digest_of(decision: DecisionIn) -> str:
+        return sha256_hex(canonical_json(decision.model_dump(mode="json")))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    accepted: DecisionAccepted
+    created: bool
+
+
+class DecisionRecorder:
+    """The one writer of decisions in this process; start it before use, stop it after."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        receipts: ReceiptIssuer,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        default_review_sla_hours: int,
+        max_batch: int = 256,
+        max_wait: float = 0.0,
+    ) -> None:
+        self._engine = engine
+        self._receipts = receipts
+        self._metrics = metrics
+        self._clock = clock
+        self._default_sla = default_review_sla_hours
+        self._max_batch = max_batch
+        self._max_wait = max_wait
+        self._queue: asyncio.Queue[tuple[Submission, asyncio.Future[Recorded]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="oversight-decision-recorder")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def record(self, submission: Submission) -> Recorded:
+        if self._task is None:
+            raise RuntimeError("DecisionRecorder.start() must be awaited before record().")
+        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        await self._queue.put((submission, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            if self._max_wait > 0 and self._queue.qsize() < self._max_batch:
+                await asyncio.sleep(self._max_wait)
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self._write([s for s, _ in batch])
+            except OversightError as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            except Exception as exc:  # a bug must fail the requests, not the writer
+                logger.exception("recording a batch of %d decisions failed", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, OversightError):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: Sequence[Submission]) -> list[Recorded | OversightError]:
+        now = self._clock()
+        with storage_errors("recording the decision"):
+            async with self._engine.begin() as connection:
+                head = await ChainHead.lock(connection)
+                existing = await self._existing(connection, [s.decision_id for s in batch])
+                halted = await self._halted(connection, {s.decision.system_id for s in batch})
+                results: list[Recorded | OversightError] = []
+                decision_rows: list[dict[str, Any]] = []
+                task_rows: list[dict[str, Any]] = []
+                for submission in batch:
+                    previous = existing.get(submission.decision_id)
+                    if previous is not None:
+                        results.append(self._replay(submission, previous))
+                        continue
+                    recorded, decision_row, task_row = self._new(
+                        submission, halted=submission.decision.system_id in halted, now=now,
+                        head=head,
+                    )
+                    existing[submission.decision_id] = decision_row
+                    decision_rows.append(decision_row)
+                    if task_row is not None:
+                        task_rows.append(task_row)
+                    results.append(recorded)
+                if decision_rows:
+                    await connection.execute(insert(decisions), decision_rows)
+                if task_rows:
+                    await connection.execute(insert(review_tasks), task_rows)
+                appended = await head.write(connection)
+        self._metrics.audit_appended.inc(appended)
+        self._metrics.batch_size.observe(len(batch))
+        for result in results:
+            if isinstance(result, Recorded) and result.created:
+                self._count(result, batch)
+        return results
+
+    def _count(self, result: Recorded, batch: Sequence[Submission]) -> None:
+        submission = next(s for s in batch if s.decision_id == result.accepted.decision_id)
+        system = submission.decision.system_id
+        self._metrics.decisions.labels(
+            system=system, decision_type=submission.decision.decision_type,
+            route=result.accepted.status,
+        ).inc()
+        for finding in result.accepted.findings:
+            self._metrics.findings.labels(
+                system=system, check=finding.check, severity=finding.severity
+            ).inc()
+
+    @staticmethod
+    async def _existing(
+        connection: AsyncConnection, decision_ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        rows = await connection.execute(
+            select(
+                decisions.c.decision_id, decisions.c.body_digest, decisions.c.route,
+                decisions.c.review_id, decisions.c.receipt_nonce, decisions.c.findings,
+            ).where(decisions.c.decision_id.in_(decision_ids))
+        )
+        return {row.decision_id: dict(row._mapping) for row in rows}
+
+    @staticmethod
+    async def _halted(connection: AsyncConnection, system_ids: set[str]) -> set[str]:
+        rows = await connection.execute(
+            select(systems.c.system_id).where(
+                systems.c.system_id.in_(system_ids), systems.c.halted.is_(True)
+            )
+        )
+        return {row.system_id for row in rows}
+
+    def _replay(
+        self, submission: Submission, previous: dict[str, Any]
+    ) -> Recorded | OversightError:
+        if previous["body_digest"] != submission.body_digest:
+            return IdempotencyConflict(
+                f"Decision {submission.decision_id!r} was already recorded with a different "
+                "body. Send a new decision_id for a new decision."
+            )
+        return Recorded(
+            DecisionAccepted(
+                decision_id=submission.decision_id,
+                status=previous["route"],
+                review_id=previous["review_id"],
+                receipt=self._receipts.receipt(submission.decision_id, previous["receipt_nonce"]),
+                findings=[Finding.model_validate(f) for f in previous["findings"]],
+            ),
+            created=False,
+        )
+
+    def _new(
+        self, submission: Submission, *, halted: bool, now: datetime, head: ChainHead
+    ) -> tuple[Recorded, dict[str, Any], dict[str, Any] | None]:
+        decision = submission.decision
+        decision_id = submission.decision_id
+        routing = route(submission.findings, submission.decision_type, halted=halted)
+        findings = [f.model_dump() for f in routing.public_findings]
+        nonce = self._receipts.new_nonce()
+        receipt = self._receipts.receipt(decision_id, nonce)
+        review_id = str(uuid.uuid4()) if routing.route == "pending_review" else None
+        final_outcome = decision.outcome if routing.route == "released" else None
+        row: dict[str, Any] = {
+            "decision_id": decision_id,
+            "body_digest": submission.body_digest,
+            "system_id": decision.system_id,
+            "decision_type": decision.decision_type,
+            "subject_hash": submission.subject_ref,
+            "outcome": decision.outcome,
+            "score": decision.score,
+            "model_version": decision.model_version,
+            "inputs": decision.inputs,
+            "protected": decision.protected,
+            "explanation": (
+                decision.explanation.model_dump(mode="json") if decision.explanation else None
+            ),
+            "context": decision.context,
+            "occurred_at": decision.occurred_at,
+            "recorded_at": now,
+            "submitted_by": submission.submitted_by,
+            "route": routing.route,
+            "status": routing.route,
+            "review_id": review_id,
+            "final_outcome": final_outcome,
+            "findings": findings,
+            "receipt_nonce": nonce,
+            "receipt_hash": receipt_hash(receipt),
+        }
+        task_row = None
+        if review_id is not None:
+            sla = submission.decision_type.review_sla_hours or self._default_sla
+            task_row = {
+                "review_id": review_id,
+                "decision_id": decision_id,
+                "system_id": decision.system_id,
+                "reason": routing.reason,
+                "impact": submission.decision_type.effective_impact,
+                "four_eyes": submission.decision_type.needs_four_eyes,
+                "status": "pending",
+                "created_at": now,
+                "due_at": now + timedelta(hours=sla),
+            }
+        record = decision.model_dump(mode="json", exclude={"subject_id", "decision_id"})
+        head.add(
+            "decision_recorded",
+            {"decision_id": decision_id, "subject_ref": submission.subject_ref,
+             "submitted_by": submission.submitted_by, **record},
+            at=now, subject_ref=decision_id,
+        )
+        for finding in findings:
+            head.add("finding", {"decision_id": decision_id, **finding}, at=now,
+                     subject_ref=decision_id)
+        head.add(
+            "decision_routed",
+            {"decision_id": decision_id, "route": routing.route, "reason": routing.reason,
+             "review_id": review_id},
+            at=now, subject_ref=decision_id,
+        )
+        accepted = DecisionAccepted(
+            decision_id=decision_id,
+            status=routing.route,
+            review_id=review_id,
+            receipt=receipt,
+            findings=routing.public_findings,
+        )
+        return Recorded(accepted, created=True), row, task_row
+

@@ -1,0 +1,181 @@
+"""``Oversight``: the whole pipeline in one object, for the HTTP API and for in-process use.
+
+A Python application can record, check, route and audit its decisions against a
+database without running a server::
+
+    async with Oversight.open(Settings(db="sqlite:///oversight.db", policy=path)) as ov:
+        accepted = await ov.submit(DecisionIn(...), submitted_by="my-app")
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oversight import audit, server_secrets
+from oversight.clock import Clock, utcnow
+from oversight.complaints import ComplaintDesk
+from oversight.database import create_engine, revision_state, storage_errors, upgrade
+from oversight.decisions import DecisionReader
+from oversight.errors import ConfigurationError, UnknownSystem
+from oversight.metrics import Metrics
+from oversight.policy import Policy, load_policy
+from oversight.pseudonyms import Pseudonymiser
+from oversight.receipts import ReceiptIssuer
+from oversight.recorder import DecisionRecorder, Recorded, Submission
+from oversight.review import ReviewQueue
+from oversight.routing import check
+from oversight.schemas import DecisionIn
+from oversight.settings import Settings
+from oversight.systems import HaltSwitch
+
+logger = logging.getLogger(__name__)
+
+
+class Oversight:
+    """Records, checks and routes decisions; holds the review queue and complaints."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        policy: Policy,
+        *,
+        settings: Settings,
+        subject_key: bytes,
+        receipt_key: bytes,
+        metrics: Metrics | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self._pseudonymise = Pseudonymiser(subject_key)
+        self.recorder = DecisionRecorder(
+            engine,
+            receipts=ReceiptIssuer(receipt_key),
+            metrics=self.metrics,
+            clock=clock,
+            default_review_sla_hours=settings.default_review_sla_hours,
+            max_batch=settings.batch_max_size,
+            max_wait=settings.batch_max_wait_ms / 1000,
+        )
+        self.reviews = ReviewQueue(
+            engine, policy=policy, metrics=self.metrics, clock=clock,
+            claim_minutes=settings.claim_minutes,
+        )
+        self.complaints = ComplaintDesk(
+            engine, policy=policy, queue=self.reviews, metrics=self.metrics, clock=clock,
+            default_review_sla_hours=settings.default_review_sla_hours,
+        )
+        self.decisions = DecisionReader(engine, policy=policy)
+        self.halt_switch = HaltSwitch(engine, policy=policy, clock=clock)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        policy: Policy | None = None,
+        metrics: Metrics | None = None,
+        clock: Clock = utcnow,
+    ) -> AsyncIterator[Oversight]:
+        """Connect, create the schema of an empty database, start the recorder."""
+        if policy is None:
+            if settings.policy is None:
+                raise ConfigurationError(
+                    "No policy file given: pass --policy FILE or set OVERSIGHT_POLICY."
+                )
+            policy = load_policy(settings.policy)
+        engine = create_engine(settings.db)
+        try:
+            with storage_errors("opening the database"):
+                await prepare_schema(engine)
+                subject_key = await server_secrets.load_or_create(
+                    engine, "subject_key", settings.subject_key
+                )
+                receipt_key = await server_secrets.load_or_create(
+                    engine, "receipt_key", settings.receipt_key
+                )
+            oversight = cls(
+                engine, policy, settings=settings, subject_key=subject_key,
+                receipt_key=receipt_key, metrics=metrics, clock=clock,
+            )
+            await oversight.start()
+            try:
+                yield oversight
+            finally:
+                await oversight.recorder.stop()
+        finally:
+            await engine.dispose()
+
+    async def start(self) -> None:
+        """Start the recorder and log which policy is in force."""
+        await self.recorder.start()
+        with storage_errors("recording the policy"):
+            async with self.engine.begin() as connection:
+                await audit.append(
+                    connection, "policy_loaded",
+                    {"digest": self.policy.digest, "systems": sorted(self.policy.systems)},
+                    at=self.clock(),
+                )
+
+    async def submit(self, decision: DecisionIn, *, submitted_by: str) -> Recorded:
+        """Check, record durably and route one decision."""
+        system = self.policy.systems.get(decision.system_id)
+        if system is None:
+            raise UnknownSystem(
+                f"system_id: unknown system {decision.system_id!r}; the policy knows "
+                f"{', '.join(sorted(self.policy.systems))}."
+            )
+        decision_type = system.decision_types.get(decision.decision_type)
+        if decision_type is None:
+            raise UnknownSystem(
+                f"decision_type: system {decision.system_id!r} has no decision type "
+                f"{decision.decision_type!r}; it has {', '.join(sorted(system.decision_types))}."
+            )
+        submission = Submission(
+            decision=decision,
+            decision_id=decision.decision_id or str(uuid.uuid4()),
+            body_digest=Submission.digest_of(decision),
+            subject_ref=self._pseudonymise(decision.subject_id),
+            submitted_by=submitted_by,
+            system=system,
+            decision_type=decision_type,
+            findings=check(decision, system),
+        )
+        return await self.recorder.record(submission)
+
+    async def verify(self) -> audit.VerifyResult:
+        with storage_errors("verifying the audit log"):
+            return await audit.verify(self.engine)
+
+    async def is_ready(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            logger.warning("readiness check: the database does not answer", exc_info=True)
+            return False
+        return True
+
+
+async def prepare_schema(engine: AsyncEngine) -> None:
+    """Create the schema of an empty database; refuse to run on an outdated one."""
+    current, head = await revision_state(engine)
+    if current == head:
+        return
+    if current is None:
+        await upgrade(engine)
+        return
+    raise ConfigurationError(
+        f"The database schema is at revision {current}, this version needs {head}: "
+        "run `oversight db upgrade --db URL` first."
+    )

@@ -1,0 +1,52 @@
+"""Settings: read once from ``OVERSIGHT_*`` environment variables and CLI flags.
+
+Tests build a ``Settings`` directly and pass it to ``create_app``; nothing reads the
+environment after start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///oversight.db"
+
+
+class Settings(BaseSettings):
+    """Everything a running sidecar needs to know, with defaults for a first run."""
+
+    model_config = SettingsConfigDict(env_prefix="OVERSIGHT_", extra="ignore")
+
+    db: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="Database URL: sqlite:///path.db or postgresql://user@host:5432/db",
+    )
+    policy: Path | None = Field(default=None, description="Path of the policy YAML file")
+    subject_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key for pseudonymising subject ids (HMAC-SHA256). When unset, a random key is "
+            "made once and kept in the database, so that replicas agree."
+        ),
+    )
+    receipt_key: SecretStr | None = Field(
+        default=None,
+        description="Key from which worker receipts are derived; kept in the database when unset",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    claim_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Review claim lease")
+    default_review_sla_hours: int = Field(default=72, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    batch_max_size: int = Field(
+        default=256, ge=1, description="Most decisions written in one transaction"
+    )
+    batch_max_wait_ms: float = Field(
+        default=2.0, ge=0, description="How long a batch waits for more decisions"
+    )
+    key_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long a checked API key is trusted without a lookup"
+    )
+    log_level: str = "info"
