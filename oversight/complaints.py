@@ -70,9 +70,11 @@ class ComplaintDesk:
                 head = await audit.ChainHead.lock(connection)
                 decision = (
                     await connection.execute(
-                        select(decisions.c.decision_id, decisions.c.system_id,
-                               decisions.c.decision_type)
-                        .where(decisions.c.receipt_hash == receipt_hash(body.receipt))
+                        select(
+                            decisions.c.decision_id,
+                            decisions.c.system_id,
+                            decisions.c.decision_type,
+                        ).where(decisions.c.receipt_hash == receipt_hash(body.receipt))
                     )
                 ).one_or_none()
                 if decision is None:
@@ -91,48 +93,69 @@ class ComplaintDesk:
                         "an answer before lodging another."
                     )
                 review_id = (
-                    await connection.execute(
-                        select(review_tasks.c.review_id).where(
-                            review_tasks.c.decision_id == decision.decision_id,
-                            review_tasks.c.status != "decided",
+                    (
+                        await connection.execute(
+                            select(review_tasks.c.review_id).where(
+                                review_tasks.c.decision_id == decision.decision_id,
+                                review_tasks.c.status != "decided",
+                            )
                         )
                     )
-                ).scalars().first()
+                    .scalars()
+                    .first()
+                )
                 if review_id is None:
                     review_id = str(uuid.uuid4())
-                    dtype = self._policy.decision_type(
-                        decision.system_id, decision.decision_type
-                    )
+                    dtype = self._policy.decision_type(decision.system_id, decision.decision_type)
                     await connection.execute(
                         review_tasks.insert().values(
-                            review_id=review_id, decision_id=decision.decision_id,
-                            system_id=decision.system_id, reason="complaint",
+                            review_id=review_id,
+                            decision_id=decision.decision_id,
+                            system_id=decision.system_id,
+                            reason="complaint",
                             impact=dtype.effective_impact if dtype else "high",
                             four_eyes=dtype.needs_four_eyes if dtype else False,
-                            status="pending", created_at=now, due_at=due,
+                            status="pending",
+                            created_at=now,
+                            due_at=due,
                             complaint_id=complaint_id,
                         )
                     )
                 await connection.execute(
                     complaints.insert().values(
-                        complaint_id=complaint_id, reference=reference,
-                        decision_id=decision.decision_id, system_id=decision.system_id,
-                        message=body.message, contact=body.contact, status="open",
-                        lodged_at=now, due_at=due, review_id=review_id,
+                        complaint_id=complaint_id,
+                        reference=reference,
+                        decision_id=decision.decision_id,
+                        system_id=decision.system_id,
+                        message=body.message,
+                        contact=body.contact,
+                        status="open",
+                        lodged_at=now,
+                        due_at=due,
+                        review_id=review_id,
                     )
                 )
                 head.add(
                     "complaint_lodged",
-                    {"complaint_id": complaint_id, "reference": reference,
-                     "decision_id": decision.decision_id, "review_id": review_id,
-                     "message": body.message, "contact": body.contact,
-                     "due_at": due.isoformat()},
-                    at=now, subject_ref=decision.decision_id,
+                    {
+                        "complaint_id": complaint_id,
+                        "reference": reference,
+                        "decision_id": decision.decision_id,
+                        "review_id": review_id,
+                        "message": body.message,
+                        "contact": body.contact,
+                        "due_at": due.isoformat(),
+                    },
+                    at=now,
+                    subject_ref=decision.decision_id,
                 )
                 await head.write(connection)
         self._metrics.complaints_lodged.labels(system=decision.system_id).inc()
         return ComplaintLodged(
-            complaint_id=complaint_id, status="open", due_at=due, reference=reference,
+            complaint_id=complaint_id,
+            status="open",
+            due_at=due,
+            reference=reference,
             review_id=review_id,
         )
 
@@ -192,8 +215,10 @@ class ComplaintDesk:
                 if row.status != "open":
                     raise Conflict(f"Complaint {row.reference} was already answered.")
                 values = {
-                    "status": "answered", "answer": body.answer,
-                    "outcome_changed": body.outcome_changed, "answered_by": principal.name,
+                    "status": "answered",
+                    "answer": body.answer,
+                    "outcome_changed": body.outcome_changed,
+                    "answered_by": principal.name,
                     "answered_at": now,
                 }
                 await connection.execute(
@@ -202,11 +227,17 @@ class ComplaintDesk:
                     .values(**values)
                 )
                 await audit.append(
-                    connection, "complaint_answered",
-                    {"complaint_id": complaint_id, "decision_id": row.decision_id,
-                     "reviewer": principal.name, "answer": body.answer,
-                     "outcome_changed": body.outcome_changed},
-                    at=now, subject_ref=row.decision_id,
+                    connection,
+                    "complaint_answered",
+                    {
+                        "complaint_id": complaint_id,
+                        "decision_id": row.decision_id,
+                        "reviewer": principal.name,
+                        "answer": body.answer,
+                        "outcome_changed": body.outcome_changed,
+                    },
+                    at=now,
+                    subject_ref=row.decision_id,
                 )
         return _record({**dict(row._mapping), **values}, now)
 

@@ -57,9 +57,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine with the settings each backend needs for a durable audit log."""
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            parsed, connect_args={"timeout": 30}, **options
-        )
+        engine = create_async_engine(parsed, connect_args={"timeout": 30}, **options)
         _make_sqlite_durable_and_serial(engine)
         return engine
     options.setdefault("pool_size", 10)

@@ -53,12 +53,16 @@ class DecisionReader:
                 data = dict(row._mapping)
                 _check_can_read(principal, data, self._policy)
                 task_ids = (
-                    await connection.execute(
-                        select(review_tasks.c.review_id).where(
-                            review_tasks.c.decision_id == decision_id
+                    (
+                        await connection.execute(
+                            select(review_tasks.c.review_id).where(
+                                review_tasks.c.decision_id == decision_id
+                            )
                         )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
                 history = await review_history(connection, task_ids)
         data["subject_ref"] = data.pop("subject_hash")
         data["reviews"] = history
@@ -77,12 +81,16 @@ class DecisionReader:
                 if row is None:
                     raise NotFound("No decision has this receipt. Check that it was copied whole.")
                 complaint_ids = (
-                    await connection.execute(
-                        select(complaints.c.complaint_id)
-                        .where(complaints.c.decision_id == row.decision_id)
-                        .order_by(complaints.c.lodged_at)
+                    (
+                        await connection.execute(
+                            select(complaints.c.complaint_id)
+                            .where(complaints.c.decision_id == row.decision_id)
+                            .order_by(complaints.c.lodged_at)
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
         return _worker_view(dict(row._mapping), list(complaint_ids))
 
 
@@ -108,9 +116,7 @@ def _worker_view(decision: dict[str, Any], complaint_ids: list[str]) -> WorkerEx
     if status == "pending_review":
         summary, factors = _UNDER_REVIEW, []  # nothing that would hint at the proposal
     else:
-        summary = " ".join(
-            part for part in (_SUMMARY[status], explanation.get("summary")) if part
-        )
+        summary = " ".join(part for part in (_SUMMARY[status], explanation.get("summary")) if part)
     return WorkerExplanation(
         decision_id=decision["decision_id"],
         decision_type=decision["decision_type"],

@@ -81,9 +81,17 @@ class ClaimConflict(Conflict):
 
 
 class InvalidRequest(OversightError):
-    """The request is well-formed but the domain rules refuse it."""
+    """The request is well-formed but the domain rules refuse it.
+
+    ``field`` names the body field at fault, so the 422 has the same shape as a
+    validation error of the request schema.
+    """
 
     status_code = 422
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnknownSystem(InvalidRequest):

@@ -26,55 +26,85 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.decisions = Counter(
-            "oversight_decisions", "Decisions recorded, by route",
-            ["system", "decision_type", "route"], registry=r,
+            "oversight_decisions",
+            "Decisions recorded, by route",
+            ["system", "decision_type", "route"],
+            registry=r,
         )
         self.findings = Counter(
-            "oversight_findings", "Findings raised on decisions",
-            ["system", "check", "severity"], registry=r,
+            "oversight_findings",
+            "Findings raised on decisions",
+            ["system", "check", "severity"],
+            registry=r,
         )
         self.queue_depth = Gauge(
-            "oversight_review_queue_depth", "Review tasks not yet decided",
-            ["system"], registry=r,
+            "oversight_review_queue_depth",
+            "Review tasks not yet decided",
+            ["system"],
+            registry=r,
         )
         self.review_latency = Histogram(
-            "oversight_review_latency_seconds", "From task created to decided",
-            ["system"], buckets=_REVIEW_BUCKETS, registry=r,
+            "oversight_review_latency_seconds",
+            "From task created to decided",
+            ["system"],
+            buckets=_REVIEW_BUCKETS,
+            registry=r,
         )
         self.time_on_task = Histogram(
-            "oversight_review_time_on_task_seconds", "From claim to a reviewer's decision",
-            ["system"], buckets=_TASK_BUCKETS, registry=r,
+            "oversight_review_time_on_task_seconds",
+            "From claim to a reviewer's decision",
+            ["system"],
+            buckets=_TASK_BUCKETS,
+            registry=r,
         )
         self.review_actions = Counter(
-            "oversight_review_actions", "Reviewer actions", ["system", "action"], registry=r,
+            "oversight_review_actions",
+            "Reviewer actions",
+            ["system", "action"],
+            registry=r,
         )
         self.fast_approvals = Counter(
             "oversight_review_fast_approvals",
             f"Approvals decided in under {FAST_APPROVAL_SECONDS:.0f} s of claiming "
             "(a rubber-stamp signal)",
-            ["system"], registry=r,
+            ["system"],
+            registry=r,
         )
         self.complaints_lodged = Counter(
-            "oversight_complaints_lodged", "Complaints lodged", ["system"], registry=r,
+            "oversight_complaints_lodged",
+            "Complaints lodged",
+            ["system"],
+            registry=r,
         )
         self.complaints_open = Gauge(
-            "oversight_complaints_open", "Complaints not yet answered", registry=r,
+            "oversight_complaints_open",
+            "Complaints not yet answered",
+            registry=r,
         )
         self.complaints_overdue = Gauge(
-            "oversight_complaints_overdue", "Open complaints past their due date", registry=r,
+            "oversight_complaints_overdue",
+            "Open complaints past their due date",
+            registry=r,
         )
         self.audit_entries = Gauge(
-            "oversight_audit_entries", "Entries in the audit chain", registry=r,
+            "oversight_audit_entries",
+            "Entries in the audit chain",
+            registry=r,
         )
         self.audit_appended = Counter(
-            "oversight_audit_appended", "Audit entries appended by this process", registry=r,
+            "oversight_audit_appended",
+            "Audit entries appended by this process",
+            registry=r,
         )
         self.batch_size = Histogram(
-            "oversight_decision_batch_size", "Decisions written per transaction",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=r,
+            "oversight_decision_batch_size",
+            "Decisions written per transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=r,
         )
         self.http_latency = Histogram(
-            "oversight_http_request_duration_seconds", "HTTP request latency",
+            "oversight_http_request_duration_seconds",
+            "HTTP request latency",
             ["method", "route", "status"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
@@ -83,19 +113,14 @@ class Metrics:
     async def refresh(self, engine: AsyncEngine, system_ids: list[str], now: datetime) -> None:
         """Read the shared-state gauges from the database."""
         async with engine.connect() as connection:
-            depth: dict[str, int] = dict(
-                (
-                    await connection.execute(
-                        select(review_tasks.c.system_id, func.count())
-                        .where(review_tasks.c.status != "decided")
-                        .group_by(review_tasks.c.system_id)
-                    )
-                ).tuples()
+            rows = await connection.execute(
+                select(review_tasks.c.system_id, func.count())
+                .where(review_tasks.c.status != "decided")
+                .group_by(review_tasks.c.system_id)
             )
+            depth: dict[str, int] = {system: count for system, count in rows}
             open_count = (
-                await connection.execute(
-                    select(func.count()).where(complaints.c.status == "open")
-                )
+                await connection.execute(select(func.count()).where(complaints.c.status == "open"))
             ).scalar_one()
             overdue = (
                 await connection.execute(

@@ -26,9 +26,7 @@ class ReceiptIssuer:
         return secrets.token_hex(16)
 
     def receipt(self, decision_id: str, nonce: str) -> str:
-        mac = hmac.new(
-            self._key, f"{decision_id}\x1f{nonce}".encode(), hashlib.sha256
-        ).digest()
+        mac = hmac.new(self._key, f"{decision_id}\x1f{nonce}".encode(), hashlib.sha256).digest()
         return "rcpt_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 

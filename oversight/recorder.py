@@ -149,7 +149,9 @@ class DecisionRecorder:
                         results.append(self._replay(submission, previous))
                         continue
                     recorded, decision_row, task_row = self._new(
-                        submission, halted=submission.decision.system_id in halted, now=now,
+                        submission,
+                        halted=submission.decision.system_id in halted,
+                        now=now,
                         head=head,
                     )
                     existing[submission.decision_id] = decision_row
@@ -173,7 +175,8 @@ class DecisionRecorder:
         submission = next(s for s in batch if s.decision_id == result.accepted.decision_id)
         system = submission.decision.system_id
         self._metrics.decisions.labels(
-            system=system, decision_type=submission.decision.decision_type,
+            system=system,
+            decision_type=submission.decision.decision_type,
             route=result.accepted.status,
         ).inc()
         for finding in result.accepted.findings:
@@ -187,8 +190,12 @@ class DecisionRecorder:
     ) -> dict[str, dict[str, Any]]:
         rows = await connection.execute(
             select(
-                decisions.c.decision_id, decisions.c.body_digest, decisions.c.route,
-                decisions.c.review_id, decisions.c.receipt_nonce, decisions.c.findings,
+                decisions.c.decision_id,
+                decisions.c.body_digest,
+                decisions.c.route,
+                decisions.c.review_id,
+                decisions.c.receipt_nonce,
+                decisions.c.findings,
             ).where(decisions.c.decision_id.in_(decision_ids))
         )
         return {row.decision_id: dict(row._mapping) for row in rows}
@@ -275,18 +282,29 @@ class DecisionRecorder:
         record = decision.model_dump(mode="json", exclude={"subject_id", "decision_id"})
         head.add(
             "decision_recorded",
-            {"decision_id": decision_id, "subject_ref": submission.subject_ref,
-             "submitted_by": submission.submitted_by, **record},
-            at=now, subject_ref=decision_id,
+            {
+                "decision_id": decision_id,
+                "subject_ref": submission.subject_ref,
+                "submitted_by": submission.submitted_by,
+                **record,
+            },
+            at=now,
+            subject_ref=decision_id,
         )
         for finding in findings:
-            head.add("finding", {"decision_id": decision_id, **finding}, at=now,
-                     subject_ref=decision_id)
+            head.add(
+                "finding", {"decision_id": decision_id, **finding}, at=now, subject_ref=decision_id
+            )
         head.add(
             "decision_routed",
-            {"decision_id": decision_id, "route": routing.route, "reason": routing.reason,
-             "review_id": review_id},
-            at=now, subject_ref=decision_id,
+            {
+                "decision_id": decision_id,
+                "route": routing.route,
+                "reason": routing.reason,
+                "review_id": review_id,
+            },
+            at=now,
+            subject_ref=decision_id,
         )
         accepted = DecisionAccepted(
             decision_id=decision_id,
@@ -296,4 +314,3 @@ class DecisionRecorder:
             findings=routing.public_findings,
         )
         return Recorded(accepted, created=True), row, task_row
-

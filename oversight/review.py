@@ -40,7 +40,9 @@ from oversight.tables import decisions, review_tasks, reviews
 
 MIN_RATIONALE = 20
 _FINAL_STATUS: dict[str, DecisionStatus] = {
-    "approve": "approved", "override": "overridden", "reject": "rejected"
+    "approve": "approved",
+    "override": "overridden",
+    "reject": "rejected",
 }
 
 
@@ -117,10 +119,16 @@ class ReviewQueue:
                     .values(claimed_by=principal.name, claimed_at=now, claim_expires_at=expires)
                 )
                 await audit.append(
-                    connection, "review_claimed",
-                    {"review_id": review_id, "decision_id": task["decision_id"],
-                     "reviewer": principal.name, "expires_at": expires.isoformat()},
-                    at=now, subject_ref=task["decision_id"],
+                    connection,
+                    "review_claimed",
+                    {
+                        "review_id": review_id,
+                        "decision_id": task["decision_id"],
+                        "reviewer": principal.name,
+                        "expires_at": expires.isoformat(),
+                    },
+                    at=now,
+                    subject_ref=task["decision_id"],
                 )
                 row = (
                     await connection.execute(
@@ -196,38 +204,59 @@ class ReviewQueue:
         seconds = (now - task["claimed_at"]).total_seconds()
         await connection.execute(
             insert(reviews).values(
-                review_id=review_id, step=2 if second_step else 1, reviewer=reviewer,
-                action=body.action, outcome=body.outcome if body.action == "override" else None,
-                rationale=body.rationale, claimed_at=task["claimed_at"], decided_at=now,
+                review_id=review_id,
+                step=2 if second_step else 1,
+                reviewer=reviewer,
+                action=body.action,
+                outcome=body.outcome if body.action == "override" else None,
+                rationale=body.rationale,
+                claimed_at=task["claimed_at"],
+                decided_at=now,
                 seconds_on_task=seconds,
             )
         )
         decision = (
             await connection.execute(
-                select(decisions.c.outcome, decisions.c.status, decisions.c.final_outcome)
-                .where(decisions.c.decision_id == decision_id)
+                select(decisions.c.outcome, decisions.c.status, decisions.c.final_outcome).where(
+                    decisions.c.decision_id == decision_id
+                )
             )
         ).one()
         head = await audit.ChainHead.lock(connection)
         head.add(
             "review_decided",
-            {"review_id": review_id, "decision_id": decision_id, "reviewer": reviewer,
-             "step": 2 if second_step else 1, "action": body.action,
-             "outcome": body.outcome if body.action == "override" else None,
-             "rationale": body.rationale, "seconds_on_task": seconds},
-            at=now, subject_ref=decision_id,
+            {
+                "review_id": review_id,
+                "decision_id": decision_id,
+                "reviewer": reviewer,
+                "step": 2 if second_step else 1,
+                "action": body.action,
+                "outcome": body.outcome if body.action == "override" else None,
+                "rationale": body.rationale,
+                "seconds_on_task": seconds,
+            },
+            at=now,
+            subject_ref=decision_id,
         )
         if task["four_eyes"] and not second_step:
             await connection.execute(
-                update(review_tasks).where(review_tasks.c.review_id == review_id).values(
-                    status="awaiting_second_review", first_reviewer=reviewer,
-                    claimed_by=None, claimed_at=None, claim_expires_at=None,
+                update(review_tasks)
+                .where(review_tasks.c.review_id == review_id)
+                .values(
+                    status="awaiting_second_review",
+                    first_reviewer=reviewer,
+                    claimed_by=None,
+                    claimed_at=None,
+                    claim_expires_at=None,
                 )
             )
             await head.write(connection)
             return ReviewDecided(
-                review_id=review_id, decision_id=decision_id, status="awaiting_second_review",
-                decision_status=decision.status, final_outcome=decision.final_outcome,
+                review_id=review_id,
+                decision_id=decision_id,
+                status="awaiting_second_review",
+                decision_status=decision.status,
+                final_outcome=decision.final_outcome,
             )
         action, outcome = body.action, body.outcome
         if second_step and action == "approve":
@@ -242,25 +271,41 @@ class ReviewQueue:
         status = _FINAL_STATUS[action]
         final = final_outcome_for(action, decision.outcome, outcome)
         await connection.execute(
-            update(review_tasks).where(review_tasks.c.review_id == review_id).values(
-                status="decided", decided_at=now, claimed_by=None, claim_expires_at=None,
+            update(review_tasks)
+            .where(review_tasks.c.review_id == review_id)
+            .values(
+                status="decided",
+                decided_at=now,
+                claimed_by=None,
+                claim_expires_at=None,
             )
         )
         await connection.execute(
-            update(decisions).where(decisions.c.decision_id == decision_id).values(
-                status=status, final_outcome=final,
+            update(decisions)
+            .where(decisions.c.decision_id == decision_id)
+            .values(
+                status=status,
+                final_outcome=final,
             )
         )
         head.add(
             "decision_finalised",
-            {"decision_id": decision_id, "review_id": review_id, "status": status,
-             "final_outcome": final},
-            at=now, subject_ref=decision_id,
+            {
+                "decision_id": decision_id,
+                "review_id": review_id,
+                "status": status,
+                "final_outcome": final,
+            },
+            at=now,
+            subject_ref=decision_id,
         )
         await head.write(connection)
         return ReviewDecided(
-            review_id=review_id, decision_id=decision_id, status="decided",
-            decision_status=status, final_outcome=final,
+            review_id=review_id,
+            decision_id=decision_id,
+            status="decided",
+            decision_status=status,
+            final_outcome=final,
         )
 
     async def _lock_task(
@@ -268,9 +313,7 @@ class ReviewQueue:
     ) -> dict[str, Any]:
         row = (
             await connection.execute(
-                select(review_tasks)
-                .where(review_tasks.c.review_id == review_id)
-                .with_for_update()
+                select(review_tasks).where(review_tasks.c.review_id == review_id).with_for_update()
             )
         ).one_or_none()
         if row is None:
@@ -292,8 +335,7 @@ class ReviewQueue:
         holder, expires = task["claimed_by"], task["claim_expires_at"]
         if holder is not None and holder != reviewer and expires is not None and expires > now:
             raise ClaimConflict(
-                f"Review {review_id} is claimed by another reviewer until "
-                f"{expires.isoformat()}."
+                f"Review {review_id} is claimed by another reviewer until {expires.isoformat()}."
             )
 
     def _observe(self, task: dict[str, Any], action: str, now: datetime, status: str) -> None:
@@ -319,18 +361,19 @@ async def review_history(
 
 def _check_decision_body(body: ReviewDecisionIn) -> None:
     if body.action == "override" and body.outcome is None:
-        raise InvalidRequest("outcome: an override needs the new outcome.")
+        raise InvalidRequest("An override needs the new outcome.", field="outcome")
     if body.action in ("override", "reject") and len(body.rationale.strip()) < MIN_RATIONALE:
         raise InvalidRequest(
-            f"rationale: {body.action} needs a rationale of at least {MIN_RATIONALE} "
-            "characters, for the worker and the audit."
+            f"{body.action} needs a rationale of at least {MIN_RATIONALE} "
+            "characters, for the worker and the audit.",
+            field="rationale",
         )
 
 
 def _task_query() -> Any:
-    return select(
-        review_tasks, decisions.c.decision_type, decisions.c.findings
-    ).join(decisions, and_(decisions.c.decision_id == review_tasks.c.decision_id))
+    return select(review_tasks, decisions.c.decision_type, decisions.c.findings).join(
+        decisions, and_(decisions.c.decision_id == review_tasks.c.decision_id)
+    )
 
 
 def _task(row: Any, now: datetime) -> ReviewTask:

@@ -108,9 +108,7 @@ class DecisionRecord(BaseModel):
     score: float | None
     model_version: str | None
     inputs: dict[str, JsonValue]
-    protected: dict[str, Any] | None = Field(
-        default=None, description="Shown to admins only"
-    )
+    protected: dict[str, Any] | None = Field(default=None, description="Shown to admins only")
     explanation: Explanation | None
     context: dict[str, JsonValue] | None
     occurred_at: datetime | None

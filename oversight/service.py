@@ -67,11 +67,18 @@ class Oversight:
             max_wait=settings.batch_max_wait_ms / 1000,
         )
         self.reviews = ReviewQueue(
-            engine, policy=policy, metrics=self.metrics, clock=clock,
+            engine,
+            policy=policy,
+            metrics=self.metrics,
+            clock=clock,
             claim_minutes=settings.claim_minutes,
         )
         self.complaints = ComplaintDesk(
-            engine, policy=policy, queue=self.reviews, metrics=self.metrics, clock=clock,
+            engine,
+            policy=policy,
+            queue=self.reviews,
+            metrics=self.metrics,
+            clock=clock,
             default_review_sla_hours=settings.default_review_sla_hours,
         )
         self.decisions = DecisionReader(engine, policy=policy)
@@ -105,8 +112,13 @@ class Oversight:
                     engine, "receipt_key", settings.receipt_key
                 )
             oversight = cls(
-                engine, policy, settings=settings, subject_key=subject_key,
-                receipt_key=receipt_key, metrics=metrics, clock=clock,
+                engine,
+                policy,
+                settings=settings,
+                subject_key=subject_key,
+                receipt_key=receipt_key,
+                metrics=metrics,
+                clock=clock,
             )
             await oversight.start()
             try:
@@ -122,7 +134,8 @@ class Oversight:
         with storage_errors("recording the policy"):
             async with self.engine.begin() as connection:
                 await audit.append(
-                    connection, "policy_loaded",
+                    connection,
+                    "policy_loaded",
                     {"digest": self.policy.digest, "systems": sorted(self.policy.systems)},
                     at=self.clock(),
                 )
@@ -132,14 +145,16 @@ class Oversight:
         system = self.policy.systems.get(decision.system_id)
         if system is None:
             raise UnknownSystem(
-                f"system_id: unknown system {decision.system_id!r}; the policy knows "
-                f"{', '.join(sorted(self.policy.systems))}."
+                f"Unknown system {decision.system_id!r}; the policy knows "
+                f"{', '.join(sorted(self.policy.systems))}.",
+                field="system_id",
             )
         decision_type = system.decision_types.get(decision.decision_type)
         if decision_type is None:
             raise UnknownSystem(
-                f"decision_type: system {decision.system_id!r} has no decision type "
-                f"{decision.decision_type!r}; it has {', '.join(sorted(system.decision_types))}."
+                f"System {decision.system_id!r} has no decision type "
+                f"{decision.decision_type!r}; it has {', '.join(sorted(system.decision_types))}.",
+                field="decision_type",
             )
         submission = Submission(
             decision=decision,

@@ -39,9 +39,7 @@ class HaltSwitch:
                     )
                 ).one_or_none()
                 if exists is None:
-                    await connection.execute(
-                        systems.insert().values(system_id=system_id, **values)
-                    )
+                    await connection.execute(systems.insert().values(system_id=system_id, **values))
                 else:
                     await connection.execute(
                         update(systems).where(systems.c.system_id == system_id).values(**values)
@@ -49,7 +47,8 @@ class HaltSwitch:
                 head.add(
                     "system_halted" if halted else "system_resumed",
                     {"system_id": system_id, "by": by.name},
-                    at=now, subject_ref=system_id,
+                    at=now,
+                    subject_ref=system_id,
                 )
                 await head.write(connection)
         return state

@@ -1,0 +1,152 @@
+"""``create_app``: the FastAPI application, its lifespan, error mapping and middleware."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from oversight.api import complaints, decisions, operations, reviews
+from oversight.clock import Clock, utcnow
+from oversight.errors import (
+    AuthenticationRequired,
+    InvalidRequest,
+    OversightError,
+    PayloadTooLarge,
+)
+from oversight.keys import KeyStore
+from oversight.metrics import Metrics
+from oversight.policy import Policy
+from oversight.service import Oversight
+from oversight.settings import Settings
+
+
+def create_app(
+    settings: Settings, *, policy: Policy | None = None, clock: Clock = utcnow
+) -> FastAPI:
+    """Build the sidecar's application; the database and policy open in its lifespan."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with Oversight.open(
+            settings, policy=policy, metrics=metrics, clock=clock
+        ) as oversight:
+            keys = KeyStore(oversight.engine, cache_seconds=settings.key_cache_seconds)
+            yield {"oversight": oversight, "keys": keys}
+
+    app = FastAPI(
+        title="oversight",
+        version="0.1.0",
+        summary="Human oversight, audit and complaints around AI systems that manage people",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(OversightError, _oversight_error)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    for module in (decisions, reviews, complaints, operations):
+        app.include_router(module.router)
+    return app
+
+
+def _error_code(error: OversightError) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+
+
+async def _oversight_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OversightError)
+    if isinstance(exc, InvalidRequest):
+        # The same shape as a request-schema error, so clients parse one kind of 422.
+        loc = ["body", exc.field] if exc.field else ["body"]
+        return JSONResponse(
+            {"detail": [{"loc": loc, "msg": exc.message, "type": _error_code(exc)}]},
+            status_code=exc.status_code,
+        )
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else None
+    return JSONResponse(
+        {"error": _error_code(exc), "detail": exc.message},
+        status_code=exc.status_code,
+        headers=headers,
+    )
+
+
+class BodySizeLimit:
+    """413 for request bodies over the limit, whether Content-Length says so or not."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(
+            f"The request body is over {self.max_bytes // 1024} KiB; send less."
+        )
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_error(send, too_large)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _send_error(send: Send, error: OversightError) -> None:
+    response = JSONResponse(
+        {"error": _error_code(error), "detail": error.message}, status_code=error.status_code
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response.raw_headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class RequestMetrics:
+    """HTTP latency by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self.metrics.http_latency.labels(
+                method=scope["method"], route=template, status=str(status)
+            ).observe(time.perf_counter() - started)

@@ -1,0 +1,207 @@
+"""The ``oversight`` command: serve, keys, audit, db.
+
+Errors go to stderr with what to do, and exit 2 for configuration problems; results go
+to stdout, as JSON with ``--format json`` when a program reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from oversight import audit
+from oversight.clock import utcnow
+from oversight.database import create_engine, storage_errors, upgrade
+from oversight.errors import ConfigurationError, OversightError
+from oversight.keys import ROLES, create_key
+from oversight.policy import load_policy
+from oversight.service import prepare_schema
+from oversight.settings import Settings
+
+T = TypeVar("T")
+_db_option = click.option(
+    "--db",
+    "db",
+    default=None,
+    metavar="URL",
+    help="sqlite:///path.db or postgresql://user@host:5432/db [env OVERSIGHT_DB]",
+)
+
+
+def _settings(**flags: Any) -> Settings:
+    """Flags win over OVERSIGHT_* environment variables, which win over defaults."""
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(coroutine())
+    except OversightError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="oversight-sidecar")
+def main() -> None:
+    """Human oversight, a tamper-evident audit log and complaints around AI systems
+    that manage people at work."""
+
+
+@main.command()
+@_db_option
+@click.option(
+    "--policy",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Policy YAML file [env OVERSIGHT_POLICY]",
+)
+@click.option("--host", default=None, help="Address to listen on [default 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on [default 8080]")
+@click.option("--log-level", default=None, help="debug, info, warning, error")
+def serve(
+    db: str | None,
+    policy: Path | None,
+    host: str | None,
+    port: int | None,
+    log_level: str | None,
+) -> None:
+    """Run the sidecar's HTTP API (creates the schema of an empty database)."""
+    import uvicorn
+
+    from oversight.api import create_app
+
+    settings = _settings(db=db, policy=policy, host=host, port=port, log_level=log_level)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if settings.policy is None:
+        raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
+    try:
+        loaded = load_policy(settings.policy)
+    except ConfigurationError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    app = create_app(settings, policy=loaded)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (stored hashed; a key is shown once)."""
+
+
+@keys.command("create")
+@_db_option
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", required=True, help="For reviewers: the name listed in the policy")
+def keys_create(db: str | None, role: str, name: str) -> None:
+    """Create a key and print it alone on the last line."""
+    settings = _settings(db=db)
+
+    async def create() -> str:
+        engine = create_engine(settings.db)
+        try:
+            with storage_errors("creating the key"):
+                await prepare_schema(engine)
+                return await create_key(engine, role=role, name=name, now=utcnow())
+        finally:
+            await engine.dispose()
+
+    key = _run(create)
+    click.echo(f"created {role} key for {name!r}; store it now, it is not shown again:", err=True)
+    click.echo(key)
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Check the tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@_db_option
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def audit_verify(db: str | None, output: str) -> None:
+    """Walk the hash chain; exit 0 when intact, 1 naming the first bad entry."""
+    settings = _settings(db=db)
+    show_progress = output == "text" and sys.stderr.isatty()
+
+    async def verify() -> audit.VerifyResult:
+        engine = create_engine(settings.db)
+        try:
+            with storage_errors("verifying the audit log"):
+                if not show_progress:
+                    return await audit.verify(engine)
+                from rich.progress import Progress
+
+                with Progress(transient=True) as progress:
+                    task = progress.add_task("verifying", total=None)
+
+                    def advance(done: int, total: int) -> None:
+                        progress.update(task, completed=done, total=total)
+
+                    return await audit.verify(engine, progress=advance)
+        finally:
+            await engine.dispose()
+
+    result = _run(verify)
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "entries": result.entries,
+                    "head": result.head,
+                    "first_bad_entry": result.first_bad_entry,
+                    "reason": result.reason,
+                }
+            )
+        )
+    elif result.ok:
+        click.echo(f"audit chain intact: {result.entries} entries, head {result.head}")
+    else:
+        click.echo(
+            f"audit chain BROKEN at entry {result.first_bad_entry}: {result.reason} "
+            f"({result.entries} entries recorded)"
+        )
+    sys.exit(0 if result.ok else 1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@_db_option
+def db_upgrade(db: str | None) -> None:
+    """Migrate the schema to this version (safe with several processes)."""
+    settings = _settings(db=db)
+
+    async def migrate() -> None:
+        engine = create_engine(settings.db)
+        try:
+            with storage_errors("upgrading the schema"):
+                await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    _run(migrate)
+    click.echo("database schema is up to date")
