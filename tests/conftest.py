@@ -113,11 +113,7 @@ def reset_postgres(url: str = POSTGRES_URL) -> None:
     asyncio.run(reset())
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'oversight.db'}"
+def _fresh_postgres() -> str:
     if not _postgres_reachable():
         message = f"PostgreSQL is not reachable at {POSTGRES_URL}"
         if REQUIRE_POSTGRES:
@@ -125,6 +121,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip(message)
     reset_postgres()
     return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'oversight.db'}"
+    return _fresh_postgres()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh, empty PostgreSQL database."""
+    return _fresh_postgres()
 
 
 @pytest.fixture

@@ -183,6 +183,6 @@ def test_review_metrics_count_fast_approvals(
     assert 'oversight_review_actions_total{action="approve",system="cv-screening"} 1.0' in text
     assert 'oversight_review_queue_depth{system="cv-screening"} 0.0' in text
     assert (
-        'oversight_decisions_total{decision_type="reject",route="pending_review",system="cv-screening"} 1.0'
-        in text
+        'oversight_decisions_total{decision_type="reject",route="pending_review",'
+        'system="cv-screening"} 1.0' in text
     )

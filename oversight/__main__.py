@@ -1,0 +1,3 @@
+from oversight.cli import main
+
+main(prog_name="oversight")

@@ -1,0 +1,73 @@
+"""Real ``oversight serve`` processes for tests that need more than one, or a real socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import POLICY_YAML
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_policy(folder: Path) -> Path:
+    path = folder / "policy.yaml"
+    path.write_text(POLICY_YAML)
+    return path
+
+
+def oversight_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "oversight", *args]
+
+
+def start_server(db_url: str, policy: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OVERSIGHT_SUBJECT_KEY": "k1", "OVERSIGHT_RECEIPT_KEY": "k2"}
+    with log.open("wb") as output:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            oversight_command(
+                "serve",
+                "--db",
+                db_url,
+                "--policy",
+                str(policy),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not become ready: {log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
