@@ -6,10 +6,12 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oversight.api import complaints, decisions, operations, reviews
@@ -48,6 +50,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_exception_handler(OversightError, _oversight_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     for module in (decisions, reviews, complaints, operations):
@@ -73,6 +76,19 @@ async def _oversight_error(request: Request, exc: Exception) -> JSONResponse:
         {"error": _error_code(exc), "detail": exc.message},
         status_code=exc.status_code,
         headers=headers,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (a body that is not JSON, an unknown path) in our error shape."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {
+            "error": HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"),
+            "detail": str(exc.detail),
+        },
+        status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 

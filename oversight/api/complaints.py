@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from oversight.api.auth import AdminOrReviewer, OversightDep, Reviewer
-from oversight.api.responses import AUTHED, errors
+from oversight.api.responses import AUTHED, BODY, errors
 from oversight.schemas import (
     ComplaintAnswerIn,
     ComplaintIn,
@@ -25,7 +25,7 @@ ComplaintId = Annotated[str, Path(max_length=200)]
     "/v1/complaints",
     status_code=201,
     response_model=ComplaintLodged,
-    responses=errors(404, 413, 429, 503),
+    responses=errors(*BODY, 404, 429, 503),
 )
 async def lodge(body: ComplaintIn, oversight: OversightDep) -> ComplaintLodged:
     """Ask for a person to look at a decision again. The receipt is the credential."""
@@ -59,7 +59,7 @@ async def follow(
 @router.post(
     "/v1/complaints/{complaint_id}/answer",
     response_model=ComplaintRecord,
-    responses=errors(*AUTHED, 404, 409, 413),
+    responses=errors(*AUTHED, *BODY, 404, 409),
 )
 async def answer(
     complaint_id: ComplaintId,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from oversight.api.auth import AnyRole, Ingest, OversightDep
-from oversight.api.responses import AUTHED, errors
+from oversight.api.responses import AUTHED, BODY, errors
 from oversight.schemas import DecisionAccepted, DecisionIn, DecisionRecord, WorkerExplanation
 
 router = APIRouter()
@@ -20,7 +20,7 @@ DecisionId = Annotated[str, Path(max_length=200)]
     response_model=DecisionAccepted,
     responses={
         200: {"model": DecisionAccepted, "description": "A replay of a recorded decision"},
-        **errors(*AUTHED, 409, 413),
+        **errors(*AUTHED, *BODY, 409),
     },
     tags=["decisions"],
 )

@@ -7,6 +7,7 @@ from typing import Any
 from oversight.schemas import ErrorBody
 
 _DESCRIPTIONS = {
+    400: "The body is not JSON",
     401: "No API key, or an unknown one",
     403: "The key's role or registration does not allow this",
     404: "Not found, or not visible to the caller",
@@ -22,3 +23,5 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 AUTHED = (401, 403, 503)
+#: For endpoints that take a JSON body.
+BODY = (400, 413)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from oversight.api.auth import AdminOrReviewer, OversightDep, Reviewer
-from oversight.api.responses import AUTHED, errors
+from oversight.api.responses import AUTHED, BODY, errors
 from oversight.schemas import ReviewDecided, ReviewDecisionIn, ReviewTask, TaskStatus
 
 router = APIRouter(tags=["reviews"])
@@ -58,7 +58,7 @@ async def claim(review_id: ReviewId, principal: Reviewer, oversight: OversightDe
 @router.post(
     "/v1/reviews/{review_id}/decide",
     response_model=ReviewDecided,
-    responses=errors(*AUTHED, 404, 409, 413),
+    responses=errors(*AUTHED, *BODY, 404, 409),
 )
 async def decide(
     review_id: ReviewId, body: ReviewDecisionIn, principal: Reviewer, oversight: OversightDep
