@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
@@ -162,18 +163,18 @@ def test_recorded_erasure_keeps_the_chain_valid(tmp_path: Path) -> None:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(actions=st.lists(tampering, min_size=1, max_size=3))
+@given(action=tampering)
 def test_any_tampering_is_caught(
-    tmp_path_factory: object, actions: list[tuple[object, ...]]
+    tmp_path_factory: pytest.TempPathFactory, action: tuple[object, ...]
 ) -> None:
+    """One tampering per example: two could undo each other (a swap and its swap back)."""
+
     async def run() -> audit.VerifyResult | None:
-        path = tmp_path_factory.mktemp("chain") / "a.db"  # type: ignore[attr-defined]
-        engine = await _chain(f"sqlite:///{path}")
+        engine = await _chain(f"sqlite:///{tmp_path_factory.mktemp('chain') / 'a.db'}")
         try:
-            changed = [await _tamper(engine, action) for action in actions]
-            if not any(changed):
+            if not await _tamper(engine, action):
                 return None
             return await audit.verify(engine)
         finally:

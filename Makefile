@@ -1,0 +1,38 @@
+# make test: set up .venv and run the checks and tests.  make serve: run the sidecar.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DB ?= sqlite:///oversight.db
+POLICY ?= examples/policy.yaml
+PORT ?= 8080
+
+.PHONY: install test lint serve keys bench clean
+
+$(BIN)/oversight: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed: make PYTHON=python3.11 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[postgres,test]'
+	touch $@
+
+install: $(BIN)/oversight
+
+lint: install
+	$(BIN)/ruff check oversight tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+serve: install
+	$(BIN)/oversight serve --db $(DB) --policy $(POLICY) --port $(PORT)
+
+keys: install
+	@for spec in "admin admin" "ingest hr-ai" "reviewer alice" "reviewer bob"; do \
+		set -- $$spec; printf '%-9s %-6s ' $$1 $$2; \
+		$(BIN)/oversight keys create --db $(DB) --role $$1 --name $$2 2>/dev/null | tail -1; \
+	done
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
