@@ -51,14 +51,12 @@ class ComplaintDesk:
         queue: ReviewQueue,
         metrics: Metrics,
         clock: Clock,
-        default_review_sla_hours: int,
     ) -> None:
         self._engine = engine
         self._policy = policy
         self._queue = queue
         self._metrics = metrics
         self._clock = clock
-        self._default_sla = default_review_sla_hours
 
     async def lodge(self, body: ComplaintIn) -> ComplaintLodged:
         now = self._clock()
@@ -180,13 +178,7 @@ class ComplaintDesk:
     async def list(
         self, principal: Principal, *, status: str | None = None, system_id: str | None = None
     ) -> list[ComplaintRecord]:
-        if principal.role == "reviewer":
-            visible = self._policy.systems_reviewed_by(principal.name)
-            if system_id is not None:
-                self._queue.require_reviewer_of(principal, system_id)
-                visible = [system_id]
-        else:
-            visible = [system_id] if system_id is not None else list(self._policy.systems)
+        visible = self._queue.visible_systems(principal, system_id)
         query = select(complaints).where(complaints.c.system_id.in_(visible))
         if status is not None:
             query = query.where(complaints.c.status == status)

@@ -78,6 +78,16 @@ class ReviewQueue:
                 "ask an admin to add them to the system's reviewers in the policy."
             )
 
+    def visible_systems(self, principal: Principal, system_id: str | None) -> list[str]:
+        """The systems whose tasks and complaints the caller may list: a reviewer's own
+        (403 when asking for another's), every system for an admin."""
+        if principal.role == "reviewer":
+            if system_id is not None:
+                self.require_reviewer_of(principal, system_id)
+                return [system_id]
+            return self._policy.systems_reviewed_by(principal.name)
+        return [system_id] if system_id is not None else list(self._policy.systems)
+
     async def list(
         self,
         principal: Principal,
@@ -87,13 +97,7 @@ class ReviewQueue:
         limit: int = 100,
     ) -> list[ReviewTask]:
         """Tasks the caller may see, the earliest due (so the overdue) first."""
-        if principal.role == "reviewer":
-            visible = self._policy.systems_reviewed_by(principal.name)
-            if system_id is not None:
-                self.require_reviewer_of(principal, system_id)
-                visible = [system_id]
-        else:
-            visible = [system_id] if system_id is not None else list(self._policy.systems)
+        visible = self.visible_systems(principal, system_id)
         query = _task_query().where(review_tasks.c.system_id.in_(visible))
         if status is None:
             query = query.where(review_tasks.c.status != "decided")

@@ -79,7 +79,6 @@ class Oversight:
             queue=self.reviews,
             metrics=self.metrics,
             clock=clock,
-            default_review_sla_hours=settings.default_review_sla_hours,
         )
         self.decisions = DecisionReader(engine, policy=policy)
         self.halt_switch = HaltSwitch(engine, policy=policy, clock=clock)
