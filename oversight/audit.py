@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from oversight.tables import audit_entries, audit_head
 
 GENESIS_HASH = "0" * 64
-_SEPARATOR = "\x1f"
 
 
 def canonical_json(value: Any) -> str:
@@ -48,9 +47,8 @@ def entry_hash(
     subject_ref: str | None,
     payload_digest: str,
 ) -> str:
-    header = _SEPARATOR.join(
-        (prev_hash, str(seq), kind, recorded_at, subject_ref or "", payload_digest)
-    )
+    ref = subject_ref or ""
+    header = f"{prev_hash}\x1f{seq}\x1f{kind}\x1f{recorded_at}\x1f{ref}\x1f{payload_digest}"
     return hashlib.sha256(header.encode("utf-8")).hexdigest()
 
 
@@ -167,7 +165,8 @@ async def verify(
             audit_entries.c.payload_digest,
             audit_entries.c.prev_hash,
             audit_entries.c.entry_hash,
-            audit_entries.c.erased_at,
+            # a flag, not the timestamp: no per-row datetime conversion on a long walk
+            audit_entries.c.erased_at.is_not(None),
         )
         expected_seq = 1
         previous = GENESIS_HASH
@@ -186,7 +185,7 @@ async def verify(
                 elif prev != previous:
                     problem = "prev_hash does not match the previous entry"
                 elif payload is None:
-                    if erased is None:
+                    if not erased:
                         problem = "payload is missing and no erasure was recorded"
                 elif hashlib.sha256(payload.encode("utf-8")).hexdigest() != digest:
                     problem = "payload does not match its digest"
