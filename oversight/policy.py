@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from oversight.errors import PolicyError
+from oversight.yaml_files import parse_yaml_model, read_yaml_model
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class SystemPolicy(BaseModel):
     use_case: str | None = None
     reviewers: list[str] = Field(default_factory=list)
     decision_types: dict[str, DecisionTypePolicy] = Field(min_length=1)
+    callback_url: AnyHttpUrl | None = Field(
+        default=None, description="Where final outcomes of reviewed decisions are POSTed"
+    )
 
     @field_validator("reviewers")
     @classmethod
@@ -108,33 +111,15 @@ class Policy(BaseModel):
 
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file, or raise ``PolicyError`` naming what to fix."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"Cannot read the policy file {path}: {exc.strerror}.") from exc
-    return parse_policy(text, source=str(path))
+    return _warn_about(read_yaml_model(path, Policy, what="policy", error=PolicyError), str(path))
 
 
 def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}{where}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{source}: the policy must be a mapping with a 'systems' key.")
-    try:
-        policy = Policy.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = [str(part) for part in error["loc"]]
-            line = _line_of(root, loc)
-            where = f" line {line}" if line else ""
-            problems.append(f"{source}{where}: {'.'.join(loc) or '(top)'}: {error['msg']}")
-        raise PolicyError("Invalid policy file:\n  " + "\n  ".join(problems)) from exc
+    policy = parse_yaml_model(text, Policy, source=source, what="policy", error=PolicyError)
+    return _warn_about(policy, source)
+
+
+def _warn_about(policy: Policy, source: str) -> Policy:
     for system_id, system in policy.systems.items():
         for name, dtype in system.decision_types.items():
             if dtype.category in HUMAN_ONLY_CATEGORIES and dtype.four_eyes is False:
@@ -147,21 +132,3 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
                     dtype.category,
                 )
     return policy
-
-
-def _line_of(node: Any, loc: list[str]) -> int | None:
-    """The 1-based line of the deepest YAML node that ``loc`` reaches."""
-    line = None
-    for part in loc:
-        if node is None:
-            break
-        line = int(node.start_mark.line) + 1
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if str(k.value) == part), None)
-            if node is None:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-        else:
-            return line
-    return int(node.start_mark.line) + 1 if node is not None else line
