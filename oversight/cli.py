@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from oversight import audit
+from oversight import audit, server_secrets
 from oversight.clock import utcnow
 from oversight.database import create_engine, storage_errors, upgrade
 from oversight.errors import ConfigurationError, OversightError
@@ -68,12 +68,26 @@ def main() -> None:
 )
 @click.option("--host", default=None, help="Address to listen on [default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port to listen on [default 8080]")
+@click.option(
+    "--upstream",
+    default=None,
+    metavar="URL",
+    help="Proxy other requests to this AI service [env OVERSIGHT_UPSTREAM]",
+)
+@click.option(
+    "--routes",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Which upstream requests are decisions [env OVERSIGHT_ROUTES]",
+)
 @click.option("--log-level", default=None, help="debug, info, warning, error")
 def serve(
     db: str | None,
     policy: Path | None,
     host: str | None,
     port: int | None,
+    upstream: str | None,
+    routes: Path | None,
     log_level: str | None,
 ) -> None:
     """Run the sidecar's HTTP API (creates the schema of an empty database)."""
@@ -81,7 +95,15 @@ def serve(
 
     from oversight.api import create_app
 
-    settings = _settings(db=db, policy=policy, host=host, port=port, log_level=log_level)
+    settings = _settings(
+        db=db,
+        policy=policy,
+        host=host,
+        port=port,
+        upstream=upstream,
+        routes=routes,
+        log_level=log_level,
+    )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -89,10 +111,10 @@ def serve(
         raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
     try:
         loaded = load_policy(settings.policy)
+        app = create_app(settings, policy=loaded)
     except ConfigurationError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
-    app = create_app(settings, policy=loaded)
     uvicorn.run(
         app,
         host=settings.host,
@@ -182,6 +204,29 @@ def audit_verify(db: str | None, output: str) -> None:
             f"({result.entries} entries recorded)"
         )
     sys.exit(0 if result.ok else 1)
+
+
+@main.group()
+def webhooks() -> None:
+    """Outcome webhooks."""
+
+
+@webhooks.command("secret")
+@_db_option
+def webhooks_secret(db: str | None) -> None:
+    """Print the key that signs outcome webhooks (OVERSIGHT_WEBHOOK_SECRET when set)."""
+    settings = _settings(db=db)
+
+    async def read() -> bytes:
+        engine = create_engine(settings.db)
+        try:
+            with storage_errors("reading the webhook secret"):
+                await prepare_schema(engine)
+                return await server_secrets.webhook_secret(engine, settings.webhook_secret)
+        finally:
+            await engine.dispose()
+
+    click.echo(_run(read).decode())
 
 
 @main.group()

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oversight.tables import audit_head, complaints, review_tasks
+from oversight.tables import audit_head, complaints, outbox, review_tasks
 
 #: Approvals faster than this are counted as a rubber-stamp signal (AI Act Art 14(4)(b)).
 FAST_APPROVAL_SECONDS = 10.0
@@ -102,6 +102,18 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
             registry=r,
         )
+        self.deliveries = Counter(
+            "oversight_deliveries",
+            "Outcome deliveries attempted, by channel and result",
+            ["channel", "result"],
+            registry=r,
+        )
+        self.outbox_pending = Gauge(
+            "oversight_outbox_pending",
+            "Outcomes waiting to be delivered",
+            ["channel"],
+            registry=r,
+        )
         self.http_latency = Histogram(
             "oversight_http_request_duration_seconds",
             "HTTP request latency",
@@ -130,11 +142,19 @@ class Metrics:
                 )
             ).scalar_one()
             head = (await connection.execute(select(audit_head.c.seq))).scalar_one()
+            pending = await connection.execute(
+                select(outbox.c.channel, func.count())
+                .where(outbox.c.status == "pending")
+                .group_by(outbox.c.channel)
+            )
+            waiting: dict[str, int] = {channel: count for channel, count in pending}
         for system_id in set(system_ids) | set(depth):
             self.queue_depth.labels(system=system_id).set(depth.get(system_id, 0))
         self.complaints_open.set(open_count)
         self.complaints_overdue.set(overdue)
         self.audit_entries.set(head)
+        for channel in set(waiting) | {"webhook"}:
+            self.outbox_pending.labels(channel=channel).set(waiting.get(channel, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from oversight import audit
+from oversight import audit, outbox
 from oversight.clock import Clock
 from oversight.database import storage_errors
 from oversight.errors import ClaimConflict, InvalidRequest, NotFound, PermissionDenied
@@ -221,9 +221,12 @@ class ReviewQueue:
         )
         decision = (
             await connection.execute(
-                select(decisions.c.outcome, decisions.c.status, decisions.c.final_outcome).where(
-                    decisions.c.decision_id == decision_id
-                )
+                select(
+                    decisions.c.outcome,
+                    decisions.c.status,
+                    decisions.c.final_outcome,
+                    decisions.c.decision_type,
+                ).where(decisions.c.decision_id == decision_id)
             )
         ).one()
         head = await audit.ChainHead.lock(connection)
@@ -292,6 +295,23 @@ class ReviewQueue:
                 final_outcome=final,
             )
         )
+        system = self._policy.systems.get(task["system_id"])
+        callback = system.callback_url if system is not None else None
+        if callback is not None:
+            await outbox.enqueue(
+                connection,
+                channel="webhook",
+                destination=str(callback),
+                message=outbox.outcome_message(
+                    decision_id=decision_id,
+                    system_id=task["system_id"],
+                    decision_type=decision.decision_type,
+                    status=status,
+                    review_id=review_id,
+                    final_outcome=final,
+                ),
+                now=now,
+            )
         head.add(
             "decision_finalised",
             {

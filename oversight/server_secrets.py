@@ -48,3 +48,11 @@ async def load_or_create(engine: AsyncEngine, name: str, configured: SecretStr |
         )
         return value
     raise RuntimeError(f"Could not read or create the server secret {name!r}.")
+
+
+async def webhook_secret(engine: AsyncEngine, configured: SecretStr | None) -> bytes:
+    """The webhook signing key as receivers hold it: the configured text, or the hex
+    text of the stored random key (``oversight webhooks secret`` prints it)."""
+    if configured is not None:
+        return configured.get_secret_value().encode("utf-8")
+    return (await load_or_create(engine, "webhook_secret", None)).hex().encode("ascii")

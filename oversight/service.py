@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -166,6 +167,17 @@ class Oversight:
             findings=check(decision, system),
         )
         return await self.recorder.record(submission)
+
+    async def record_event(
+        self, kind: str, payload: dict[str, Any], *, subject_ref: str | None = None
+    ) -> None:
+        """Append one event to the audit log (adapters use it for what is not a decision:
+        an upstream timeout, a response that could not be read)."""
+        with storage_errors(f"recording {kind}"):
+            async with self.engine.begin() as connection:
+                await audit.append(
+                    connection, kind, payload, at=self.clock(), subject_ref=subject_ref
+                )
 
     async def verify(self) -> audit.VerifyResult:
         with storage_errors("verifying the audit log"):

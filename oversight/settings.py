@@ -35,6 +35,18 @@ class Settings(BaseSettings):
         default=None,
         description="Key from which worker receipts are derived; kept in the database when unset",
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the HMAC-SHA256 signature on outcome webhooks; kept in the database "
+            "when unset (print it with `oversight webhooks secret`)"
+        ),
+    )
+    upstream: str | None = Field(
+        default=None, description="URL of the AI service to proxy, e.g. http://127.0.0.1:9000"
+    )
+    routes: Path | None = Field(default=None, description="Routes file for the HTTP proxy")
+    upstream_timeout_seconds: float = Field(default=30.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     claim_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Review claim lease")

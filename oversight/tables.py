@@ -170,6 +170,27 @@ complaints = Table(
     Column("answered_at", UTCDateTime()),
 )
 
+#: Outcomes waiting to be delivered (webhooks now, a Kafka topic later), written in the
+#: same transaction as the decision they report, so none is lost or forgotten.
+#: ``delivery_id`` is stable per decision and channel: receivers dedupe by it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("delivery_id", String(250), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("decision_id", String(200), nullable=False, index=True),
+    Column("system_id", String(200), nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Index("ix_outbox_due", "channel", "status", "next_attempt_at"),
+)
+
 #: The hash chain. ``seq`` runs 1, 2, 3 ... without gaps; ``entry_hash`` covers the
 #: previous hash and this entry's header, which holds ``payload_digest``; the payload
 #: itself may later be erased (``payload`` NULL, ``erased_at`` set) without breaking it.

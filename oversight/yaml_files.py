@@ -14,9 +14,7 @@ from oversight.errors import ConfigurationError
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_yaml_model(
-    path: Path, model: type[M], *, what: str, error: type[ConfigurationError]
-) -> M:
+def read_yaml_model(path: Path, model: type[M], *, what: str, error: type[ConfigurationError]) -> M:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -13,6 +13,8 @@ import httpx
 
 from tests.conftest import POLICY_YAML
 
+WEBHOOK_SECRET = "test-webhook-secret"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -31,8 +33,22 @@ def oversight_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "oversight", *args]
 
 
-def start_server(db_url: str, policy: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OVERSIGHT_SUBJECT_KEY": "k1", "OVERSIGHT_RECEIPT_KEY": "k2"}
+def start_server(
+    db_url: str,
+    policy: Path,
+    port: int,
+    log: Path,
+    *extra: str,
+    environment: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``oversight serve`` on ``port``, ready when this returns; ``extra`` adds flags."""
+    env = {
+        **os.environ,
+        **(environment or {}),
+        "OVERSIGHT_SUBJECT_KEY": "k1",
+        "OVERSIGHT_RECEIPT_KEY": "k2",
+        "OVERSIGHT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
     with log.open("wb") as output:  # the child keeps its own descriptor
         process = subprocess.Popen(
             oversight_command(
@@ -45,23 +61,52 @@ def start_server(db_url: str, policy: Path, port: int, log: Path) -> subprocess.
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *extra,
             ),
             stdout=output,
             stderr=subprocess.STDOUT,
             env=env,
         )
+    return _wait_ready(process, f"http://127.0.0.1:{port}/readyz", log)
+
+
+def start_upstream(port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """The test AI service (tests/upstream_app.py) under uvicorn on ``port``."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.upstream_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    return _wait_ready(process, f"http://127.0.0.1:{port}/callbacks", log)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
+            raise RuntimeError(f"process exited with {process.returncode}: {log.read_text()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not become ready: {log.read_text()}")
+    raise RuntimeError(f"{url} did not answer: {log.read_text()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -14,16 +14,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oversight import plugins, server_secrets
 from oversight.api import complaints, decisions, operations, reviews
 from oversight.clock import Clock, utcnow
+from oversight.database import storage_errors
 from oversight.errors import (
     AuthenticationRequired,
+    ConfigurationError,
     InvalidRequest,
     OversightError,
     PayloadTooLarge,
 )
 from oversight.keys import KeyStore
 from oversight.metrics import Metrics
+from oversight.plugins import BackgroundService
 from oversight.policy import Policy
 from oversight.service import Oversight
 from oversight.settings import Settings
@@ -34,6 +38,7 @@ def create_app(
 ) -> FastAPI:
     """Build the sidecar's application; the database and policy open in its lifespan."""
     metrics = Metrics()
+    proxy = _http_proxy(settings, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -41,7 +46,21 @@ def create_app(
             settings, policy=policy, metrics=metrics, clock=clock
         ) as oversight:
             keys = KeyStore(oversight.engine, cache_seconds=settings.key_cache_seconds)
-            yield {"oversight": oversight, "keys": keys}
+            services: list[BackgroundService] = []
+            if proxy is not None:
+                proxy.check_against(oversight.policy)
+                services.append(proxy)
+            if any(s.callback_url for s in oversight.policy.systems.values()):
+                with storage_errors("reading the webhook secret"):
+                    secret = await server_secrets.webhook_secret(
+                        oversight.engine, settings.webhook_secret
+                    )
+                services.append(plugins.load(plugins.WEBHOOK_DELIVERY)(oversight, secret=secret))
+            async with AsyncExitStack() as stack:
+                for service in services:
+                    await service.start()
+                    stack.push_async_callback(service.stop)
+                yield {"oversight": oversight, "keys": keys}
 
     app = FastAPI(
         title="oversight",
@@ -55,7 +74,26 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=metrics)
     for module in (decisions, reviews, complaints, operations):
         app.include_router(module.router)
+    if proxy is not None:
+        # Whatever the sidecar does not serve itself goes to the AI service.
+        app.router.default = proxy
     return app
+
+
+def _http_proxy(settings: Settings, metrics: Metrics) -> Any:
+    if settings.upstream is None:
+        if settings.routes is not None:
+            raise ConfigurationError("A routes file needs an upstream: add --upstream URL.")
+        return None
+    routes = None
+    if settings.routes is not None:
+        routes = plugins.load(plugins.LOAD_ROUTES)(settings.routes)
+    return plugins.load(plugins.HTTP_PROXY)(
+        upstream=settings.upstream,
+        routes=routes,
+        metrics=metrics,
+        timeout_seconds=settings.upstream_timeout_seconds,
+    )
 
 
 def _error_code(error: OversightError) -> str:

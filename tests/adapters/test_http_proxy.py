@@ -1,0 +1,240 @@
+"""The real sidecar process in front of a real upstream: what callers see, what is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Keys, make_keys
+from tests.servers import free_port, start_server, start_upstream, stop
+
+ROUTES = """
+routes:
+  - match: {method: POST, path: /v1/score}
+    system_id: cv-screening
+    decision_type: response.decision
+    subject_id: request.candidate_id
+    outcome: response.decision
+    score: response.score
+    inputs: request.features
+    protected: request.protected
+    explanation: response.explanation
+    mode: hold
+  - match: {method: POST, path: /v1/advise}
+    system_id: cv-screening
+    decision_type: reject
+    subject_id: request.candidate_id
+    outcome: response.decision
+    mode: advisory
+  - match: {method: POST, path: /v1/emotion}
+    system_id: emotion-scan
+    decision_type: score
+    subject_id: request.candidate_id
+    outcome: response.stress
+  - match: {method: POST, path: /v1/slow}
+    system_id: cv-screening
+    decision_type: shortlist
+    subject_id: request.candidate_id
+    outcome: response.decision
+  - match: {method: POST, path: /v1/broken}
+    system_id: cv-screening
+    decision_type: shortlist
+    subject_id: request.candidate_id
+    outcome: response.decision
+  - match: {method: POST, path: /v1/garbage}
+    system_id: cv-screening
+    decision_type: shortlist
+    subject_id: request.candidate_id
+    outcome: response.decision
+"""
+
+POLICY = """
+systems:
+  cv-screening:
+    purpose: "Screens applications"
+    risk_class: high
+    reviewers: [alice, bob]
+    callback_url: "http://127.0.0.1:{upstream}/callback"
+    decision_types:
+      shortlist: {{category: hiring, impact: low}}
+      reject:    {{category: hiring, impact: high}}
+  emotion-scan:
+    purpose: "Reads stress from interview video"
+    risk_class: prohibited
+    decision_types:
+      score: {{category: hiring, impact: low}}
+"""
+
+
+@dataclass
+class Stack:
+    sidecar: str
+    upstream: str
+    keys: Keys
+    db_url: str
+
+
+@pytest.fixture
+def stack(db_url: str, tmp_path: Path) -> Iterator[Stack]:
+    """The test AI service, and the sidecar in front of it, as real processes."""
+    up_port, side_port = free_port(), free_port()
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    (tmp_path / "policy.yaml").write_text(POLICY.format(upstream=up_port))
+    keys = make_keys(db_url)
+    upstream = start_upstream(up_port, tmp_path / "upstream.log")
+    try:
+        sidecar = start_server(
+            db_url,
+            tmp_path / "policy.yaml",
+            side_port,
+            tmp_path / "sidecar.log",
+            "--upstream",
+            f"http://127.0.0.1:{up_port}",
+            "--routes",
+            str(tmp_path / "routes.yaml"),
+            environment={"OVERSIGHT_UPSTREAM_TIMEOUT_SECONDS": "1"},
+        )
+        try:
+            yield Stack(
+                f"http://127.0.0.1:{side_port}", f"http://127.0.0.1:{up_port}", keys, db_url
+            )
+        finally:
+            stop(sidecar)
+    finally:
+        stop(upstream)
+
+
+def score(stack: Stack, years: int, candidate: str = "cand-1") -> httpx.Response:
+    return httpx.post(
+        f"{stack.sidecar}/v1/score",
+        json={
+            "candidate_id": candidate,
+            "features": {"years_experience": years},
+            "protected": {"gender": "female"},
+        },
+    )
+
+
+def test_released_answer_passes_byte_for_byte(stack: Stack) -> None:
+    direct = httpx.post(
+        f"{stack.upstream}/v1/score",
+        json={
+            "candidate_id": "cand-1",
+            "features": {"years_experience": 5},
+            "protected": {"gender": "female"},
+        },
+    )
+    through = score(stack, 5)
+    assert through.status_code == 200
+    assert through.content == direct.content
+    assert through.headers["content-type"] == direct.headers["content-type"]
+    decision_id = through.headers["x-oversight-decision-id"]
+    assert through.headers["x-oversight-receipt"].startswith("rcpt_")
+    record = httpx.get(
+        f"{stack.sidecar}/v1/decisions/{decision_id}", headers=stack.keys.header("admin")
+    ).json()
+    assert record["status"] == "released"
+    assert record["outcome"] == "shortlist"
+    assert record["inputs"] == {"years_experience": 5}
+    assert record["explanation"]["factors"][0]["feature"] == "years_experience"
+
+
+def test_held_answer_is_kept_not_shown(stack: Stack) -> None:
+    response = score(stack, 0)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "pending_human_review"
+    assert body["review_id"] and body["receipt"] and body["decision_id"]
+    assert "reject" not in response.text
+    record = httpx.get(
+        f"{stack.sidecar}/v1/decisions/{body['decision_id']}", headers=stack.keys.header("admin")
+    ).json()
+    assert record["outcome"] == "reject"
+
+
+def test_advisory_route_passes_the_answer_with_a_status_header(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/advise", json={"candidate_id": "c"})
+    assert response.status_code == 200
+    assert response.json()["decision"] == "reject"
+    assert response.headers["x-oversight-status"] == "pending_review"
+    assert response.headers["x-oversight-review-id"]
+
+
+def test_blocked_decision_is_403_with_findings(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/emotion", json={"candidate_id": "c"})
+    assert response.status_code == 403
+    assert response.json()["status"] == "blocked"
+    assert "prohibited_system" in [f["check"] for f in response.json()["findings"]]
+    assert "0.8" not in response.text
+
+
+def test_upstream_timeout_is_504_and_recorded(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/slow", json={"candidate_id": "c"}, timeout=10)
+    assert response.status_code == 504
+    assert "did not answer" in response.json()["detail"]
+    assert _audit_kinds(stack).count("upstream_timeout") == 1
+
+
+def test_unmatched_requests_pass_untouched_with_forwarding_headers(stack: Stack) -> None:
+    response = httpx.get(
+        f"{stack.sidecar}/v1/echo?x=1",
+        headers={
+            "Connection": "keep-alive, X-Secret-Hop",
+            "X-Secret-Hop": "drop me",
+            "X-Keep": "me",
+        },
+    )
+    assert response.status_code == 200
+    seen = response.json()
+    assert seen["query"] == "x=1"
+    assert seen["headers"]["x-keep"] == "me"
+    assert "x-secret-hop" not in seen["headers"]
+    assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert seen["headers"]["host"] == stack.upstream.removeprefix("http://")
+    assert "x-oversight-decision-id" not in response.headers
+
+
+def test_upstream_error_is_passed_through_and_recorded(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/broken", json={"candidate_id": "c"})
+    assert response.status_code == 500
+    assert response.json() == {"error": "model not loaded"}
+    assert _audit_kinds(stack).count("upstream_error") == 1
+
+
+def test_unparsable_response_is_passed_through_with_a_finding(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/garbage", json={"candidate_id": "c"})
+    assert response.status_code == 200
+    assert response.text == "<html>not json</html>"
+    assert _audit_kinds(stack).count("unparsable_response") == 1
+
+
+def test_sidecar_routes_still_answer(stack: Stack) -> None:
+    assert httpx.get(f"{stack.sidecar}/healthz").json() == {"status": "ok"}
+    metrics = httpx.get(f"{stack.sidecar}/metrics").text
+    assert "oversight_proxy_requests_total" in metrics
+
+
+def _audit_kinds(stack: Stack) -> list[str]:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from oversight.database import create_engine
+    from oversight.tables import audit_entries
+
+    async def kinds() -> list[str]:
+        engine = create_engine(stack.db_url)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    select(audit_entries.c.kind).order_by(audit_entries.c.seq)
+                )
+                return [row.kind for row in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(kinds())
