@@ -71,7 +71,8 @@ class WebhookDelivery:
         self._base_delay = base_delay
         self._max_attempts = max_attempts
         self._batch = batch
-        self._lease = timedelta(seconds=timeout_seconds * 3)
+        # A claim outlives one attempt; after a crash the row is free again this soon.
+        self._lease = timedelta(seconds=timeout_seconds + 5)
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
 
