@@ -6,6 +6,7 @@ The tree::
     ├── ConfigurationError        settings or policy file unusable (CLI exit 2)
     │   └── PolicyError           the policy file is invalid; names file, line and field
     ├── StorageUnavailable        the database cannot be reached or refused the write (503)
+    ├── SidecarUnreachable        the SDK could not reach the sidecar, or it failed (client side)
     ├── AuthenticationRequired    no key, or a key that is not known (401)
     ├── PermissionDenied          a valid key whose role or registration does not allow it (403)
     ├── NotFound                  the thing named does not exist or is not visible (404)
@@ -46,6 +47,12 @@ class StorageUnavailable(OversightError):
     """The database could not be reached, or failed the write; nothing was recorded."""
 
     status_code = 503
+
+
+class SidecarUnreachable(OversightError):
+    """The SDK client got no usable answer from the sidecar; nothing is known to be recorded."""
+
+    status_code = 502
 
 
 class AuthenticationRequired(OversightError):
