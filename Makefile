@@ -1,4 +1,4 @@
-# make test: set up .venv and run the checks and tests.  make serve: run the sidecar.
+# make demo: the example HR AI behind the sidecar.  make test: the checks and tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,20 +6,23 @@ DB ?= sqlite:///oversight.db
 POLICY ?= examples/policy.yaml
 PORT ?= 8080
 
-.PHONY: install test lint serve keys bench clean
+.PHONY: install demo test lint serve keys clean
 
 $(BIN)/oversight: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed: make PYTHON=python3.11 ..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,test]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,test,demo]'
 	touch $@
 
 install: $(BIN)/oversight
 
+demo: install
+	$(BIN)/python examples/demo.py
+
 lint: install
-	$(BIN)/ruff check oversight tests
+	$(BIN)/ruff check oversight adapters tests examples
 	$(BIN)/mypy
 
 test: lint
