@@ -28,6 +28,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import Receive, Scope, Send
 
 from adapters.routes import Route, Routes
+from oversight.errors import UnknownSystem
 from oversight.metrics import Metrics
 from oversight.policy import Policy
 from oversight.service import Oversight
@@ -211,7 +212,10 @@ class HttpProxy:
             request_json = json.loads(body) if body else None
             response_json = json.loads(_decoded(answer, headers))
             decision = route.decision(request_json, response_json)
-        except (ValueError, zlib.error) as exc:
+            recorded = await oversight.submit(decision, submitted_by=SUBMITTED_BY)
+        except (ValueError, zlib.error, UnknownSystem) as exc:
+            # The caller did nothing wrong: the answer does not fit the route or the policy.
+            message = exc.message if isinstance(exc, UnknownSystem) else str(exc)
             self._requests.labels(route=route.name, result="unparsable").inc()
             await oversight.record_event(
                 "unparsable_response",
@@ -221,13 +225,12 @@ class HttpProxy:
                     "finding": {
                         "check": "unparsable_response",
                         "severity": "warning",
-                        "message": str(exc)[:2000],
+                        "message": message[:2000],
                     },
                 },
             )
             await _send(send, status, headers, answer)
             return
-        recorded = await oversight.submit(decision, submitted_by=SUBMITTED_BY)
         accepted = recorded.accepted
         ids = [
             ("X-Oversight-Decision-Id", accepted.decision_id),

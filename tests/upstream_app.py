@@ -40,6 +40,11 @@ async def advise(body: dict[str, Any]) -> dict[str, Any]:
     return {"decision": "reject", "note": "a recruiter reads this advice"}
 
 
+@app.post("/v1/maybe")
+async def maybe(body: dict[str, Any]) -> dict[str, Any]:
+    return {"decision": "maybe-later"}
+
+
 @app.post("/v1/emotion")
 async def emotion(body: dict[str, Any]) -> dict[str, Any]:
     return {"stress": 0.8}

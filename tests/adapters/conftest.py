@@ -30,6 +30,11 @@ routes:
     subject_id: request.candidate_id
     outcome: response.decision
     mode: advisory
+  - match: {method: POST, path: /v1/maybe}
+    system_id: cv-screening
+    decision_type: response.decision
+    subject_id: request.candidate_id
+    outcome: response.decision
   - match: {method: POST, path: /v1/emotion}
     system_id: emotion-scan
     decision_type: score

@@ -111,6 +111,13 @@ def test_unparsable_response_is_passed_through_with_a_finding(stack: Stack) -> N
     assert _audit_kinds(stack).count("unparsable_response") == 1
 
 
+def test_decision_type_the_policy_lacks_is_passed_through_with_a_finding(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/maybe", json={"candidate_id": "c"})
+    assert response.status_code == 200
+    assert response.json() == {"decision": "maybe-later"}
+    assert _audit_kinds(stack).count("unparsable_response") == 1
+
+
 def test_sidecar_routes_still_answer(stack: Stack) -> None:
     assert httpx.get(f"{stack.sidecar}/healthz").json() == {"status": "ok"}
     metrics = httpx.get(f"{stack.sidecar}/metrics").text
