@@ -173,3 +173,19 @@ def wait_quiet(threshold: float = 0.15, max_wait: float = 180.0) -> float:
         file=sys.stderr,
     )
     return load
+
+
+def cpu_calibration() -> float:
+    """Milliseconds for a fixed piece of pure-Python work (hashing, JSON, dicts): the same
+    on an idle, unshared machine; when it moves between runs, so does the CPU we get."""
+    import hashlib
+    import json
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for i in range(20_000):
+            text = json.dumps({"i": i, "s": "x" * 40, "f": [1.5, 2, None]}, sort_keys=True)
+            hashlib.sha256(text.encode()).hexdigest()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     OVERSIGHT,
     POLICY,
+    cpu_calibration,
     create_ingest_key,
     free_port,
     machine_busy_seconds,
@@ -93,7 +94,10 @@ def decision_bodies(n: int, prefix: str, seed: int, reject_share: float) -> list
 class Server:
     """``oversight serve`` in a subprocess of its own session."""
 
-    def __init__(self, db_url: str, port: int, log_path: Path, log_level: str, cpus: str | None):
+    def __init__(
+        self, db_url: str, port: int, log_path: Path, log_level: str, cpus: str | None,
+        variant: str | None = None,
+    ):  # fmt: skip
         self.db_url = db_url
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
@@ -102,6 +106,9 @@ class Server:
             OVERSIGHT, "serve", "--db", db_url, "--policy", str(POLICY),
             "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level,
         ]  # fmt: skip
+        if variant:
+            serve_variant = str(Path(__file__).resolve().parent / "serve_variant.py")
+            command = [sys.executable, serve_variant, variant, *command[1:]]
         if cpus:
             command = ["taskset", "-c", cpus, *command]
         self._log = open(log_path, "wb")  # noqa: SIM115
@@ -199,7 +206,7 @@ async def drive(
                 ) as response:
                     await response.read()
                     status = str(response.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 status = type(exc).__name__
             latencies.append(perf() - started)
             statuses[status] += 1
@@ -247,6 +254,7 @@ async def scrape_batches(session: aiohttp.ClientSession, base: str) -> tuple[flo
 @dataclass
 class Run:
     backend: str
+    variant: str
     repetition: int
     healthz: Phase
     decisions: Phase
@@ -255,6 +263,7 @@ class Run:
     audit_entries: int
     chain_ok: bool
     background_cpu: float  # cores busy with other work just before the run
+    calibration_ms: float  # a fixed piece of CPU work timed just before the run
 
 
 def fresh_database(backend: str, workdir: Path) -> str:
@@ -277,47 +286,114 @@ async def check_database(db_url: str) -> tuple[int, int, bool]:
     engine = create_engine(db_url)
     try:
         async with engine.connect() as connection:
-            stored = (await connection.execute(select(func.count()).select_from(decisions))).scalar_one()
+            stored = (
+                await connection.execute(select(func.count()).select_from(decisions))
+            ).scalar_one()
         result = await audit.verify(engine)
         return int(stored), result.entries, result.ok
     finally:
         await engine.dispose()
 
 
-async def client_phases(args: argparse.Namespace, server: Server, key: str, rep: int) -> tuple[Phase, Phase, float]:
+async def client_phases(
+    args: argparse.Namespace, server: Server, key: str, rep: int
+) -> tuple[Phase, Phase, float]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    warm = decision_bodies(args.warmup, f"warm{rep}", seed=1000 + rep, reject_share=args.reject_share)
+    warm = decision_bodies(
+        args.warmup, f"warm{rep}", seed=1000 + rep, reject_share=args.reject_share
+    )
     measured = decision_bodies(args.n, f"run{rep}", seed=rep, reject_share=args.reject_share)
     connector = aiohttp.TCPConnector(limit=args.concurrency, limit_per_host=args.concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        common = dict(concurrency=args.concurrency, max_seconds=args.max_seconds, server_pid=server.pid)
+        common = dict(
+            concurrency=args.concurrency, max_seconds=args.max_seconds, server_pid=server.pid
+        )
         decisions_url, health_url = server.base + "/v1/decisions", server.base + "/healthz"
         # Warm up: connections, code paths, the key cache, the database's caches.
         await drive(session, "warmup", "GET", health_url, args.warmup, {}, ok_status=200, **common)
-        warmup = await drive(session, "warmup", "POST", decisions_url, warm, headers, ok_status=201, **common)
+        warmup = await drive(
+            session, "warmup", "POST", decisions_url, warm, headers, ok_status=201, **common
+        )
         if warmup.errors:
             raise RuntimeError(f"warm-up failed: {warmup.statuses}\n{server.log_tail()}")
-        healthz = await drive(session, "healthz", "GET", health_url, args.healthz_n, {}, ok_status=200, **common)
+        healthz = await drive(
+            session, "healthz", "GET", health_url, args.healthz_n, {}, ok_status=200, **common
+        )
         sum0, count0 = await scrape_batches(session, server.base)
-        decisions = await drive(session, "decisions", "POST", decisions_url, measured, headers, ok_status=201, **common)
+        profiler = start_profiler(args, server, rep)
+        try:
+            decisions = await drive(
+                session,
+                "decisions",
+                "POST",
+                decisions_url,
+                measured,
+                headers,
+                ok_status=201,
+                **common,
+            )
+        finally:
+            stop_profiler(profiler)
         sum1, count1 = await scrape_batches(session, server.base)
     mean_batch = (sum1 - sum0) / (count1 - count0) if count1 > count0 else float("nan")
     return healthz, decisions, mean_batch
 
 
-def one_run(args: argparse.Namespace, backend: str, rep: int, workdir: Path) -> Run:
+def start_profiler(
+    args: argparse.Namespace, server: Server, rep: int
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on the server during the measured decisions (``--profile DIR``). It costs
+    CPU on this machine too: read the profile, not the throughput, of such a run."""
+    if args.profile is None:
+        return None
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"{server.log_path.stem}.txt"
+    command = [
+        str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid),
+        "--rate", "100", "--format", "raw", "--output", str(out),
+    ]  # fmt: skip
+    # Blocking sampling pauses the server for each sample: whole stacks, slower run.
+    if args.profile_native:
+        command.append("--native")
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # let it attach
+    return profiler
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
+    if profiler is None:
+        return
+    profiler.send_signal(signal.SIGINT)
+    try:
+        profiler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait(timeout=10)
+
+
+def one_run(args: argparse.Namespace, backend: str, variant: str, rep: int, workdir: Path) -> Run:
     db_url = fresh_database(backend, workdir)
     key = create_ingest_key(db_url)
     background = wait_quiet(max_wait=args.quiet_wait) if args.quiet_wait > 0 else float("nan")
-    server = Server(db_url, free_port(), workdir / f"server-{backend}-{rep}.log", args.server_log_level, args.server_cpus)
+    calibration = cpu_calibration()
+    log = workdir / f"server-{backend}-{variant}-{rep}.log"
+    server = Server(
+        db_url, free_port(), log, args.server_log_level, args.server_cpus,
+        None if variant == "none" else variant,
+    )  # fmt: skip
     try:
         server.wait_ready()
-        healthz, decisions, mean_batch = new_loop_run(client_phases(args, server, key, rep), args.uvloop)
+        healthz, decisions, mean_batch = new_loop_run(
+            client_phases(args, server, key, rep), args.uvloop
+        )
     finally:
         server.stop()
     stored, entries, chain_ok = asyncio.run(check_database(db_url))
-    return Run(backend, rep, healthz, decisions, mean_batch, stored, entries, chain_ok, background)
+    return Run(
+        backend, variant, rep, healthz, decisions, mean_batch, stored, entries, chain_ok,
+        background, calibration,
+    )  # fmt: skip
 
 
 def new_loop_run(coroutine: Any, use_uvloop: bool) -> Any:
@@ -340,44 +416,82 @@ def show_phase(p: Phase) -> str:
     )
 
 
-def summarise(backend: str, runs: list[Run]) -> dict[str, Any]:
+def summarise(backend: str, variant: str, runs: list[Run]) -> dict[str, Any]:
     def med(phase: str, attr: str) -> float:
         return median([getattr(getattr(r, phase), attr) for r in runs])
 
-    out: dict[str, Any] = {"backend": backend, "repetitions": len(runs)}
+    out: dict[str, Any] = {"backend": backend, "variant": variant, "repetitions": len(runs)}
     for phase in ("healthz", "decisions"):
         out[phase] = {
             attr: med(phase, attr)
-            for attr in ("per_second", "p50_ms", "p99_ms", "max_ms", "client_cpu", "server_cpu", "other_cpu")
+            for attr in (
+                "per_second",
+                "p50_ms",
+                "p99_ms",
+                "max_ms",
+                "client_cpu",
+                "server_cpu",
+                "other_cpu",
+            )
         }
         out[phase]["errors_total"] = sum(getattr(r, phase).errors for r in runs)
         out[phase]["capped_runs"] = sum(getattr(r, phase).capped for r in runs)
     out["mean_batch"] = median([r.mean_batch for r in runs])
     out["max_background_cpu"] = max(r.background_cpu for r in runs)
-    out["ratio_decisions_to_healthz"] = out["decisions"]["per_second"] / out["healthz"]["per_second"]
+    out["calibration_ms"] = [round(r.calibration_ms, 1) for r in runs]
+    out["ratio_decisions_to_healthz"] = (
+        out["decisions"]["per_second"] / out["healthz"]["per_second"]
+    )
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("-n", "--decisions", dest="n", type=int, default=20_000, help="measured decisions per run")
+    parser.add_argument(
+        "-n", "--decisions", dest="n", type=int, default=20_000, help="measured decisions per run"
+    )
     parser.add_argument("-c", "--concurrency", type=int, default=64, help="concurrent clients")
-    parser.add_argument("--warmup", type=int, default=500, help="uncounted requests of each kind first")
-    parser.add_argument("--healthz-n", type=int, default=None, help="measured /healthz requests (default: -n)")
+    parser.add_argument(
+        "--warmup", type=int, default=500, help="uncounted requests of each kind first"
+    )
+    parser.add_argument(
+        "--healthz-n", type=int, default=None, help="measured /healthz requests (default: -n)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reject-share", type=float, default=0.10)
     parser.add_argument("--max-seconds", type=float, default=120, help="cap on each measured phase")
     parser.add_argument(
         "--quiet-wait", type=float, default=180,
-        help="before each run, wait up to this many seconds for other work on the machine to stop (0: don't)",
+        help="before each run, wait up to this many seconds for other work on the machine "
+        "to stop (0: don't)",
     )  # fmt: skip
-    parser.add_argument("--server-log-level", default="warning", help="'info' adds uvicorn's access log")
-    parser.add_argument("--server-cpus", default=None, help="taskset CPU list for the server, e.g. 0")
+    parser.add_argument(
+        "--server-log-level", default="warning", help="'info' adds uvicorn's access log"
+    )
+    parser.add_argument(
+        "--server-cpus", default=None, help="taskset CPU list for the server, e.g. 0"
+    )
     parser.add_argument("--client-cpus", default=None, help="CPU list for this client, e.g. 1")
-    parser.add_argument("--no-uvloop", dest="uvloop", action="store_false", help="client on asyncio's loop")
+    parser.add_argument(
+        "--no-uvloop", dest="uvloop", action="store_false", help="client on asyncio's loop"
+    )
+    parser.add_argument(
+        "--variants", nargs="+", default=["none"], metavar="VARIANT",
+        help="server variants to compare, run interleaved in each repetition: 'none' is "
+        "`oversight serve` as is, others go through bench/serve_variant.py (e.g. async-dep, "
+        "gc-freeze,gc-threshold)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the server into this folder"
+    )
+    parser.add_argument(
+        "--profile-native", action="store_true", help="with --profile: native frames too"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, SQLite file)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (logs, SQLite file)"
+    )
     args = parser.parse_args()
     if args.healthz_n is None:
         args.healthz_n = args.n
@@ -389,37 +503,46 @@ def main() -> None:
     facts = machine_facts()
     print("machine:", json.dumps(facts))
     print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
-    summaries, all_runs = [], []
+    runs: dict[tuple[str, str], list[Run]] = {}
     for backend in backends:
-        runs = []
         for rep in range(args.repeats):
-            run = one_run(args, backend, rep, workdir)
-            runs.append(run)
-            expected = args.warmup + run.decisions.ok
-            print(f"[{backend} #{rep + 1}] {show_phase(run.healthz)}")
-            print(f"[{backend} #{rep + 1}] {show_phase(run.decisions)}")
-            print(
-                f"[{backend} #{rep + 1}] mean batch {run.mean_batch:.1f} decisions/txn; "
-                f"{run.decisions_in_db} decisions stored (expected {expected}); "
-                f"{run.audit_entries} audit entries; chain {'ok' if run.chain_ok else 'BROKEN'}; "
-                f"background load before the run {run.background_cpu:.2f} cores"
-            )
-            if run.decisions_in_db != expected or not run.chain_ok:
-                print(f"[{backend} #{rep + 1}] CHECK FAILED", file=sys.stderr)
-        summary = summarise(backend, runs)
+            for variant in args.variants:
+                run = one_run(args, backend, variant, rep, workdir)
+                runs.setdefault((backend, variant), []).append(run)
+                expected = args.warmup + run.decisions.ok
+                tag = f"[{backend}{'' if variant == 'none' else ' ' + variant} #{rep + 1}]"
+                print(f"{tag} {show_phase(run.healthz)}")
+                print(f"{tag} {show_phase(run.decisions)}")
+                print(
+                    f"{tag} mean batch {run.mean_batch:.1f} decisions/txn; "
+                    f"{run.decisions_in_db} decisions stored (expected {expected}); "
+                    f"{run.audit_entries} audit entries; "
+                    f"chain {'ok' if run.chain_ok else 'BROKEN'}; "
+                    f"background load before the run {run.background_cpu:.2f} cores; "
+                    f"calibration {run.calibration_ms:.0f} ms",
+                    flush=True,
+                )
+                if run.decisions_in_db != expected or not run.chain_ok:
+                    print(f"{tag} CHECK FAILED", file=sys.stderr)
+    summaries, all_runs = [], []
+    for (backend, variant), group in runs.items():
+        summary = summarise(backend, variant, group)
         summary["all_stored_and_chain_ok"] = all(
-            r.chain_ok and r.decisions_in_db == args.warmup + r.decisions.ok for r in runs
+            r.chain_ok and r.decisions_in_db == args.warmup + r.decisions.ok for r in group
         )
         summaries.append(summary)
-        all_runs.extend(runs)
+        all_runs.extend(group)
 
     print(f"\nmedians of {args.repeats} runs, {args.n} decisions, {args.concurrency} clients:")
-    print("| backend | healthz/s | decisions/s | ratio | p50 ms | p99 ms | max ms | errors | batch | client cpu | server cpu | other cpu |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| backend | variant | healthz/s | decisions/s | ratio | p50 ms | p99 ms | max ms "
+        "| errors | batch | client cpu | server cpu | other cpu |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         d, h = s["decisions"], s["healthz"]
         print(
-            f"| {s['backend']} | {h['per_second']:.0f} | {d['per_second']:.0f} | "
+            f"| {s['backend']} | {s['variant']} | {h['per_second']:.0f} | {d['per_second']:.0f} | "
             f"{s['ratio_decisions_to_healthz']:.2f} | {d['p50_ms']:.1f} | {d['p99_ms']:.1f} | "
             f"{d['max_ms']:.1f} | {d['errors_total']} | {s['mean_batch']:.1f} | "
             f"{d['client_cpu']:.2f} | {d['server_cpu']:.2f} | {d['other_cpu']:.2f} |"
@@ -427,8 +550,9 @@ def main() -> None:
     for s in summaries:
         h = s["healthz"]
         print(
-            f"healthz on {s['backend']} server: p50 {h['p50_ms']:.1f} ms p99 {h['p99_ms']:.1f} ms "
-            f"max {h['max_ms']:.1f} ms errors {h['errors_total']}; cpu client {h['client_cpu']:.2f} "
+            f"healthz on {s['backend']} {s['variant']} server: p50 {h['p50_ms']:.1f} ms "
+            f"p99 {h['p99_ms']:.1f} ms max {h['max_ms']:.1f} ms errors {h['errors_total']}; "
+            f"cpu client {h['client_cpu']:.2f} "
             f"server {h['server_cpu']:.2f} other {h['other_cpu']:.2f}"
         )
     if args.json:

@@ -39,12 +39,12 @@ from common import (  # noqa: E402
     recreate_pg_database,
     wait_quiet,
 )
+from sqlalchemy import select  # noqa: E402
 
 from oversight import audit  # noqa: E402
 from oversight.database import create_engine  # noqa: E402
 from oversight.service import prepare_schema  # noqa: E402
 from oversight.tables import audit_head  # noqa: E402
-from sqlalchemy import select  # noqa: E402
 
 
 def decision_payloads(rng: random.Random, i: int) -> list[tuple[str, dict[str, Any]]]:
@@ -172,10 +172,18 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=300_000, help="chain length to reach")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--per-transaction", type=int, default=20_000, help="entries per build txn")
-    parser.add_argument("--sqlite", type=Path, default=None, help="SQLite file (default: a temp one)")
-    parser.add_argument("--reuse", action="store_true", help="keep the existing database and top it up")
-    parser.add_argument("--cli", action="store_true", help="also time `oversight audit verify` once")
-    parser.add_argument("--quiet-wait", type=float, default=180, help="wait this long for an idle machine")
+    parser.add_argument(
+        "--sqlite", type=Path, default=None, help="SQLite file (default: a temp one)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the existing database and top it up"
+    )
+    parser.add_argument(
+        "--cli", action="store_true", help="also time `oversight audit verify` once"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=180, help="wait this long for an idle machine"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
 
@@ -216,8 +224,9 @@ def main() -> None:
             row["cli_ok"] = json.loads(out.splitlines()[-1])["ok"]
         results.append(row)
         print(
-            f"[{backend}] {result.entries:,} entries ({row['size']}); built in {build_seconds:.1f} s; "
-            f"verify {', '.join(f'{t:.2f}' for t in times)} s -> median {row['median_seconds']} s = "
+            f"[{backend}] {result.entries:,} entries ({row['size']}); "
+            f"built in {build_seconds:.1f} s; verify {', '.join(f'{t:.2f}' for t in times)} s "
+            f"-> median {row['median_seconds']} s = "
             f"{row['entries_per_second']:,} entries/s; background load {background:.2f} cores"
             + (f"; CLI {row['cli_seconds']} s" if args.cli else "")
         )
