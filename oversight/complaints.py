@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oversight import audit
 from oversight.clock import Clock
-from oversight.database import storage_errors
+from oversight.database import read_only, storage_errors
 from oversight.errors import Conflict, NotFound, TooManyRequests
 from oversight.keys import Principal
 from oversight.metrics import Metrics
@@ -53,6 +53,7 @@ class ComplaintDesk:
         clock: Clock,
     ) -> None:
         self._engine = engine
+        self._reader = read_only(engine)
         self._policy = policy
         self._queue = queue
         self._metrics = metrics
@@ -160,7 +161,7 @@ class ComplaintDesk:
     async def view(self, complaint_id: str, receipt: str) -> ComplaintView:
         """The worker's view; a complaint shows only to the receipt of its decision."""
         with storage_errors("reading the complaint"):
-            async with self._engine.connect() as connection:
+            async with self._reader.connect() as connection:
                 row = (
                     await connection.execute(
                         select(complaints)
@@ -184,7 +185,7 @@ class ComplaintDesk:
             query = query.where(complaints.c.status == status)
         now = self._clock()
         with storage_errors("listing complaints"):
-            async with self._engine.connect() as connection:
+            async with self._reader.connect() as connection:
                 rows = (await connection.execute(query.order_by(complaints.c.due_at))).all()
         return [_record(dict(row._mapping), now) for row in rows]
 

@@ -28,6 +28,7 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 _SCHEME_ALIASES = {"postgres": "postgresql"}
 #: Any constant will do: two processes upgrading one PostgreSQL take turns on it.
 _MIGRATION_LOCK_ID = 7_461_001
+_READ_ONLY = "oversight_read_only"
 
 
 def async_url(url: str) -> URL:
@@ -85,11 +86,24 @@ def _make_sqlite_durable_and_serial(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot; takes no write lock
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool for transactions that only read.
+
+    On SQLite they begin deferred, so a verify or a page view never holds the write lock
+    that the recorder needs (every other transaction begins IMMEDIATE). PostgreSQL
+    ignores the option.
+    """
+    return engine.execution_options(**{_READ_ONLY: True})
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -119,7 +133,7 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 async def revision_state(engine: AsyncEngine) -> tuple[str | None, str | None]:
     """The database's schema revision and the newest one this code knows."""
-    async with engine.connect() as connection:
+    async with read_only(engine).connect() as connection:
         return await connection.run_sync(_revision_state)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oversight.database import storage_errors
+from oversight.database import read_only, storage_errors
 from oversight.errors import NotFound, PermissionDenied
 from oversight.keys import Principal
 from oversight.policy import Policy
@@ -37,12 +37,12 @@ _SUMMARY = {
 
 class DecisionReader:
     def __init__(self, engine: AsyncEngine, *, policy: Policy) -> None:
-        self._engine = engine
+        self._reader = read_only(engine)
         self._policy = policy
 
     async def get(self, decision_id: str, principal: Principal) -> DecisionRecord:
         with storage_errors("reading the decision"):
-            async with self._engine.connect() as connection:
+            async with self._reader.connect() as connection:
                 row = (
                     await connection.execute(
                         select(decisions).where(decisions.c.decision_id == decision_id)
@@ -72,7 +72,7 @@ class DecisionReader:
 
     async def explain(self, receipt: str) -> WorkerExplanation:
         with storage_errors("reading the explanation"):
-            async with self._engine.connect() as connection:
+            async with self._reader.connect() as connection:
                 row = (
                     await connection.execute(
                         select(decisions).where(decisions.c.receipt_hash == receipt_hash(receipt))

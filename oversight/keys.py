@@ -18,6 +18,7 @@ from typing import Literal, get_args
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oversight.database import read_only
 from oversight.errors import InvalidRequest
 from oversight.tables import api_keys
 
@@ -55,7 +56,7 @@ async def create_key(engine: AsyncEngine, *, role: str, name: str, now: datetime
 
 class KeyStore:
     def __init__(self, engine: AsyncEngine, *, cache_seconds: float) -> None:
-        self._engine = engine
+        self._reader = read_only(engine)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[Principal | None, float]] = {}
 
@@ -66,7 +67,7 @@ class KeyStore:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        async with self._engine.connect() as connection:
+        async with self._reader.connect() as connection:
             row = (
                 await connection.execute(
                     select(api_keys.c.name, api_keys.c.role).where(

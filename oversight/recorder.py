@@ -166,13 +166,12 @@ class DecisionRecorder:
                 appended = await head.write(connection)
         self._metrics.audit_appended.inc(appended)
         self._metrics.batch_size.observe(len(batch))
-        for result in results:
+        for submission, result in zip(batch, results, strict=True):
             if isinstance(result, Recorded) and result.created:
-                self._count(result, batch)
+                self._count(submission, result)
         return results
 
-    def _count(self, result: Recorded, batch: Sequence[Submission]) -> None:
-        submission = next(s for s in batch if s.decision_id == result.accepted.decision_id)
+    def _count(self, submission: Submission, result: Recorded) -> None:
         system = submission.decision.system_id
         self._metrics.decisions.labels(
             system=system,

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oversight import audit, outbox
 from oversight.clock import Clock
-from oversight.database import storage_errors
+from oversight.database import read_only, storage_errors
 from oversight.errors import ClaimConflict, InvalidRequest, NotFound, PermissionDenied
 from oversight.keys import Principal
 from oversight.metrics import FAST_APPROVAL_SECONDS, Metrics
@@ -66,6 +66,7 @@ class ReviewQueue:
         claim_minutes: int,
     ) -> None:
         self._engine = engine
+        self._reader = read_only(engine)
         self._policy = policy
         self._metrics = metrics
         self._clock = clock
@@ -106,7 +107,7 @@ class ReviewQueue:
         query = query.order_by(review_tasks.c.due_at, review_tasks.c.created_at).limit(limit)
         now = self._clock()
         with storage_errors("listing the review queue"):
-            async with self._engine.connect() as connection:
+            async with self._reader.connect() as connection:
                 rows = (await connection.execute(query)).all()
         return [_task(row._mapping, now) for row in rows]
 

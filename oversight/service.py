@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oversight import audit, server_secrets
 from oversight.clock import Clock, utcnow
 from oversight.complaints import ComplaintDesk
-from oversight.database import create_engine, revision_state, storage_errors, upgrade
+from oversight.database import (
+    create_engine,
+    read_only,
+    revision_state,
+    storage_errors,
+    upgrade,
+)
 from oversight.decisions import DecisionReader
 from oversight.errors import ConfigurationError, UnknownSystem
 from oversight.metrics import Metrics
@@ -53,6 +59,7 @@ class Oversight:
         clock: Clock = utcnow,
     ) -> None:
         self.engine = engine
+        self.reader = read_only(engine)
         self.policy = policy
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -185,7 +192,7 @@ class Oversight:
 
     async def is_ready(self) -> bool:
         try:
-            async with self.engine.connect() as connection:
+            async with self.reader.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
             logger.warning("readiness check: the database does not answer", exc_info=True)

@@ -16,7 +16,8 @@ from oversight.service import Oversight
 _bearer = HTTPBearer(auto_error=False, description="An API key from `oversight keys create`")
 
 
-def get_oversight(request: Request) -> Oversight:
+async def get_oversight(request: Request) -> Oversight:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in a thread pool."""
     oversight: Oversight = request.state.oversight
     return oversight
 

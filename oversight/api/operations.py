@@ -59,7 +59,7 @@ async def verify(principal: Admin, oversight: OversightDep) -> VerifyReport:
 async def metrics(oversight: OversightDep) -> PlainTextResponse:
     with storage_errors("reading the metrics"):
         await oversight.metrics.refresh(
-            oversight.engine, list(oversight.policy.systems), oversight.clock()
+            oversight.reader, list(oversight.policy.systems), oversight.clock()
         )
     return PlainTextResponse(oversight.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
