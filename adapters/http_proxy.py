@@ -108,44 +108,17 @@ class HttpProxy:
         try:
             status, headers, answer = await self._forward(scope, body)
         except TimeoutError:
-            self._requests.labels(route=label, result="upstream_timeout").inc()
-            await oversight.record_event(
-                "upstream_timeout",
-                {
-                    "route": label,
-                    "upstream": self._upstream,
-                    "path": path,
-                    "timeout_seconds": self._timeout.total,
-                },
-            )
-            await _send_json(
-                send,
-                504,
-                {
-                    "error": "upstream_timeout",
-                    "detail": f"The AI service did not answer within {self._timeout.total:g} s.",
-                },
+            detail = f"The AI service did not answer within {self._timeout.total:g} s."
+            await self._upstream_failed(
+                oversight, send, 504, "upstream_timeout", label, path, detail
             )
             return
         except aiohttp.ClientError as exc:
-            self._requests.labels(route=label, result="upstream_unreachable").inc()
-            await oversight.record_event(
-                "upstream_unreachable",
-                {
-                    "route": label,
-                    "upstream": self._upstream,
-                    "path": path,
-                    "error": type(exc).__name__,
-                },
+            detail = (
+                f"The AI service at {self._upstream} could not be reached ({type(exc).__name__})."
             )
-            await _send_json(
-                send,
-                502,
-                {
-                    "error": "upstream_unreachable",
-                    "detail": f"The AI service at {self._upstream} could not be reached "
-                    f"({type(exc).__name__}).",
-                },
+            await self._upstream_failed(
+                oversight, send, 502, "upstream_unreachable", label, path, detail
             )
             return
         self._upstream_latency.observe(time.perf_counter() - started)
@@ -154,6 +127,23 @@ class HttpProxy:
             await _send(send, status, headers, answer)
             return
         await self._oversee(oversight, route, body, status, headers, answer, send)
+
+    async def _upstream_failed(
+        self,
+        oversight: Oversight,
+        send: Send,
+        status: int,
+        kind: str,
+        label: str,
+        path: str,
+        detail: str,
+    ) -> None:
+        """Count, record and answer an upstream that timed out or could not be reached."""
+        self._requests.labels(route=label, result=kind).inc()
+        await oversight.record_event(
+            kind, {"route": label, "upstream": self._upstream, "path": path, "detail": detail}
+        )
+        await _send_json(send, status, {"error": kind, "detail": detail})
 
     async def _forward(self, scope: Scope, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         assert self._session is not None, "HttpProxy.start() was not awaited"

@@ -7,11 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import POLICY_YAML
+from tests.conftest import POLICY_YAML, Keys, make_keys
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -116,3 +118,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def serving(folder: Path) -> Iterator[tuple[str, Keys]]:
+    """A real sidecar on a fresh SQLite database in ``folder``: its URL and keys."""
+    url = f"sqlite:///{folder / 'oversight.db'}"
+    keys = make_keys(url)
+    port = free_port()
+    server = start_server(url, write_policy(folder), port, folder / "serve.log")
+    try:
+        yield f"http://127.0.0.1:{port}", keys
+    finally:
+        stop(server)

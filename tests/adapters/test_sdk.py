@@ -13,21 +13,16 @@ from oversight import Oversight, Settings
 from oversight.client import OversightClient
 from oversight.errors import Conflict, InvalidRequest, PermissionDenied
 from oversight.policy import parse_policy
-from tests.conftest import POLICY_YAML, Keys, decision, make_keys
-from tests.servers import free_port, start_server, stop, write_policy
+from tests.conftest import POLICY_YAML, Keys, decision
+from tests.servers import serving
 
 EXPLANATION = {"method": "rules", "summary": "Two years or more.", "factors": []}
 
 
 @pytest.fixture
-def served(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, Keys]]:
-    keys = make_keys(sqlite_url)
-    port = free_port()
-    server = start_server(sqlite_url, write_policy(tmp_path), port, tmp_path / "serve.log")
-    try:
-        yield f"http://127.0.0.1:{port}", keys
-    finally:
-        stop(server)
+def served(tmp_path: Path) -> Iterator[tuple[str, Keys]]:
+    with serving(tmp_path) as server:
+        yield server
 
 
 def test_client_submits_and_reads_back(served: tuple[str, Keys]) -> None:

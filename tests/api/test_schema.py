@@ -4,7 +4,6 @@ no response is a 5xx, and every response matches the schema (status, body, type)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import Keys, make_keys
-from tests.servers import free_port, start_server, stop, write_policy
+from tests.conftest import Keys
+from tests.servers import serving
 
 CHECKS = [
     not_a_server_error,
@@ -31,15 +30,8 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Keys]]:
-    folder: Path = tmp_path_factory.mktemp("schema")
-    url = f"sqlite:///{folder / 'oversight.db'}"
-    keys = make_keys(url)
-    port = free_port()
-    server = start_server(url, write_policy(folder), port, folder / "serve.log")
-    try:
-        yield f"http://127.0.0.1:{port}", keys
-    finally:
-        stop(server)
+    with serving(tmp_path_factory.mktemp("schema")) as server:
+        yield server
 
 
 def _key_for(method: str, path: str, keys: Keys) -> str:
