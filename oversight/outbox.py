@@ -3,7 +3,8 @@
 A delivery worker (``adapters.webhooks``, later a Kafka publisher) claims due rows with
 ``FOR UPDATE SKIP LOCKED`` and a lease, so replicas share the work and a worker that
 dies mid-delivery only delays a row until its lease runs out. Delivery is at least
-once; ``delivery_id`` is stable per decision and channel, so receivers dedupe by it.
+once; ``delivery_id`` is stable per decision, review and channel, so receivers dedupe
+by it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from oversight.audit import canonical_json
 from oversight.tables import outbox
 
 MAX_BACKOFF = timedelta(hours=1)
+#: Decisions recorded by the Kafka worker carry this ``submitted_by``; their final
+#: outcomes go to the outcomes topic through this outbox channel.
+KAFKA_SUBMITTER = "kafka"
+KAFKA_CHANNEL = "kafka"
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ async def enqueue(
     message: dict[str, Any],
     now: datetime,
 ) -> str:
-    delivery_id = f"{channel}:{message['decision_id']}"
+    # One delivery per review of a decision: a complaint's re-review may change the
+    # outcome again, and that is news the receiver must not dedupe away.
+    delivery_id = f"{channel}:{message['decision_id']}:{message['review_id']}"
     await connection.execute(
         insert(outbox).values(
             delivery_id=delivery_id,

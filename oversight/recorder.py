@@ -111,7 +111,7 @@ class DecisionRecorder:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._write([s for s, _ in batch])
+                results = await self.record_many([s for s, _ in batch])
             except OversightError as exc:
                 for _, future in batch:
                     if not future.done():
@@ -133,7 +133,11 @@ class DecisionRecorder:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write(self, batch: Sequence[Submission]) -> list[Recorded | OversightError]:
+    async def record_many(self, batch: Sequence[Submission]) -> list[Recorded | OversightError]:
+        """Write a batch in one transaction now, bypassing the queue (for a caller that
+        batches by itself, such as the Kafka worker). One result per submission, in
+        order: ``Recorded``, or the error that refused it (an id reused with another
+        body). Raises ``StorageUnavailable`` when nothing could be written."""
         now = self._clock()
         with storage_errors("recording the decision"):
             async with self._engine.begin() as connection:

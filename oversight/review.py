@@ -227,6 +227,7 @@ class ReviewQueue:
                     decisions.c.status,
                     decisions.c.final_outcome,
                     decisions.c.decision_type,
+                    decisions.c.submitted_by,
                 ).where(decisions.c.decision_id == decision_id)
             )
         ).one()
@@ -296,21 +297,29 @@ class ReviewQueue:
                 final_outcome=final,
             )
         )
+        message = outbox.outcome_message(
+            decision_id=decision_id,
+            system_id=task["system_id"],
+            decision_type=decision.decision_type,
+            status=status,
+            review_id=review_id,
+            final_outcome=final,
+        )
         system = self._policy.systems.get(task["system_id"])
-        callback = system.callback_url if system is not None else None
-        if callback is not None:
+        if system is not None and system.callback_url is not None:
             await outbox.enqueue(
                 connection,
                 channel="webhook",
-                destination=str(callback),
-                message=outbox.outcome_message(
-                    decision_id=decision_id,
-                    system_id=task["system_id"],
-                    decision_type=decision.decision_type,
-                    status=status,
-                    review_id=review_id,
-                    final_outcome=final,
-                ),
+                destination=str(system.callback_url),
+                message=message,
+                now=now,
+            )
+        if decision.submitted_by == outbox.KAFKA_SUBMITTER:
+            await outbox.enqueue(
+                connection,
+                channel=outbox.KAFKA_CHANNEL,
+                destination="outcomes",
+                message=message,
                 now=now,
             )
         head.add(

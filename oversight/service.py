@@ -149,6 +149,14 @@ class Oversight:
 
     async def submit(self, decision: DecisionIn, *, submitted_by: str) -> Recorded:
         """Check, record durably and route one decision."""
+        return await self.recorder.record(self.prepare(decision, submitted_by=submitted_by))
+
+    def prepare(
+        self, decision: DecisionIn, *, submitted_by: str, default_id: str | None = None
+    ) -> Submission:
+        """Check a decision against the policy, ready to record. ``default_id`` is the
+        id when the decision carries none (a stable one makes a redelivery idempotent);
+        raises ``UnknownSystem`` naming what the policy lacks."""
         system = self.policy.systems.get(decision.system_id)
         if system is None:
             raise UnknownSystem(
@@ -163,9 +171,9 @@ class Oversight:
                 f"{decision.decision_type!r}; it has {', '.join(sorted(system.decision_types))}.",
                 field="decision_type",
             )
-        submission = Submission(
+        return Submission(
             decision=decision,
-            decision_id=decision.decision_id or str(uuid.uuid4()),
+            decision_id=decision.decision_id or default_id or str(uuid.uuid4()),
             body_digest=Submission.digest_of(decision),
             subject_ref=self._pseudonymise(decision.subject_id),
             submitted_by=submitted_by,
@@ -173,7 +181,6 @@ class Oversight:
             decision_type=decision_type,
             findings=check(decision, system),
         )
-        return await self.recorder.record(submission)
 
     async def record_event(
         self, kind: str, payload: dict[str, Any], *, subject_ref: str | None = None

@@ -67,7 +67,7 @@ def test_final_outcome_is_posted_signed(stack: Stack) -> None:
     held = held_decision(stack, "cand-9")
     approve(stack, held["review_id"])
     seen = received(stack, 1)
-    delivery_id = f"webhook:{held['decision_id']}"
+    delivery_id = f"webhook:{held['decision_id']}:{held['review_id']}"
     assert list(seen["received"]) == [delivery_id]
     delivery = seen["received"][delivery_id]
     assert verify_signature(
@@ -95,7 +95,7 @@ def test_kill_9_while_deliveries_are_pending_loses_nothing(db_url: str, tmp_path
         for i in range(8):
             held = held_decision(stack, f"crash-{i}")
             approve(stack, held["review_id"])
-            decided.append(held["decision_id"])
+            decided.append(f"{held['decision_id']}:{held['review_id']}")
         stack.kill_sidecar()
         assert len(httpx.get(f"{stack.upstream}/callbacks").json()["received"]) < len(decided)
         stack.start_sidecar()
@@ -103,7 +103,26 @@ def test_kill_9_while_deliveries_are_pending_loses_nothing(db_url: str, tmp_path
     finally:
         stack.stop_all()
     assert sorted(seen["received"]) == sorted(f"webhook:{d}" for d in decided)
-    for decision_id in decided:
-        body = json.loads(seen["received"][f"webhook:{decision_id}"]["body"])
-        assert body["decision_id"] == decision_id and body["final_outcome"] == "shortlist"
+    for delivery in decided:
+        body = json.loads(seen["received"][f"webhook:{delivery}"]["body"])
+        assert f"{body['decision_id']}:{body['review_id']}" == delivery
+        assert body["final_outcome"] == "shortlist"
     assert all(count >= 3 for count in seen["attempts"].values())
+
+
+def test_a_re_review_after_a_complaint_is_a_second_delivery(stack: Stack) -> None:
+    held = held_decision(stack, "cand-12")
+    approve(stack, held["review_id"])
+    complaint = httpx.post(
+        f"{stack.sidecar}/v1/complaints",
+        json={"receipt": held["receipt"], "message": "Please look again."},
+    )
+    assert complaint.status_code == 201
+    approve(stack, complaint.json()["review_id"])
+    seen = received(stack, 2)
+    assert sorted(seen["received"]) == sorted(
+        [
+            f"webhook:{held['decision_id']}:{held['review_id']}",
+            f"webhook:{held['decision_id']}:{complaint.json()['review_id']}",
+        ]
+    )
