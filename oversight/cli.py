@@ -128,6 +128,92 @@ def serve(
     )
 
 
+@main.command()
+@_db_option
+@click.option(
+    "--policy",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Policy YAML file [env OVERSIGHT_POLICY]",
+)
+@click.option(
+    "--bootstrap",
+    default=None,
+    metavar="HOST:PORT",
+    help="Kafka broker [env OVERSIGHT_KAFKA_BOOTSTRAP]",
+)
+@click.option("--group", default=None, help="Consumer group [default oversight]")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve Prometheus metrics on this port [env OVERSIGHT_METRICS_PORT]",
+)
+@click.option("--log-level", default=None, help="debug, info, warning, error")
+def kafka(
+    db: str | None,
+    policy: Path | None,
+    bootstrap: str | None,
+    group: str | None,
+    metrics_port: int | None,
+    log_level: str | None,
+) -> None:
+    """Consume decisions from Kafka: record, check, route; publish results and outcomes."""
+    settings = _settings(
+        db=db,
+        policy=policy,
+        kafka_bootstrap=bootstrap,
+        kafka_group=group,
+        metrics_port=metrics_port,
+        log_level=log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if settings.kafka_bootstrap is None:
+        raise click.UsageError(
+            "Give the broker: --bootstrap HOST:PORT or OVERSIGHT_KAFKA_BOOTSTRAP."
+        )
+    if settings.policy is None:
+        raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
+    gc.set_threshold(50_000, 20, 20)
+    _run(lambda: _consume(settings))
+
+
+async def _consume(settings: Settings) -> None:
+    import signal
+
+    from prometheus_client import start_http_server
+
+    from oversight import plugins
+    from oversight.service import Oversight
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    topics = plugins.load(plugins.KAFKA_TOPICS)(
+        decisions=settings.kafka_decisions_topic,
+        routed=settings.kafka_routed_topic,
+        outcomes=settings.kafka_outcomes_topic,
+        dead_letters=settings.kafka_dlq_topic,
+    )
+    async with Oversight.open(settings) as oversight:
+        if settings.metrics_port is not None:
+            start_http_server(
+                settings.metrics_port, addr=settings.host, registry=oversight.metrics.registry
+            )
+        worker = plugins.load(plugins.KAFKA_WORKER)(
+            oversight,
+            bootstrap=settings.kafka_bootstrap,
+            group=settings.kafka_group,
+            topics=topics,
+            batch_size=settings.kafka_batch_size,
+            flush_ms=settings.kafka_flush_ms,
+        )
+        await worker.run(stop)
+
+
 @main.group()
 def keys() -> None:
     """Manage API keys (stored hashed; a key is shown once)."""

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 WEBHOOK_DELIVERY = "adapters.webhooks:WebhookDelivery"
 HTTP_PROXY = "adapters.http_proxy:HttpProxy"
 LOAD_ROUTES = "adapters.routes:load_routes"
+KAFKA_WORKER = "adapters.kafka:KafkaWorker"
+KAFKA_TOPICS = "adapters.kafka:KafkaTopics"
 
 
 class BackgroundService(Protocol):

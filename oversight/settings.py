@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     )
     routes: Path | None = Field(default=None, description="Routes file for the HTTP proxy")
     upstream_timeout_seconds: float = Field(default=30.0, gt=0)
+    kafka_bootstrap: str | None = Field(default=None, description="HOST:PORT of a broker")
+    kafka_group: str = "oversight"
+    kafka_decisions_topic: str = "oversight.decisions"
+    kafka_routed_topic: str = "oversight.routed"
+    kafka_outcomes_topic: str = "oversight.outcomes"
+    kafka_dlq_topic: str = "oversight.decisions.dlq"
+    kafka_batch_size: int = Field(default=500, ge=1, le=10_000)
+    kafka_flush_ms: int = Field(default=50, ge=1, le=10_000)
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Where the Kafka worker serves /metrics"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     claim_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Review claim lease")
