@@ -67,7 +67,12 @@ class Settings(BaseSettings):
         default=256, ge=1, description="Most decisions written in one transaction"
     )
     batch_max_wait_ms: float = Field(
-        default=2.0, ge=0, description="How long a batch waits for more decisions"
+        default=0.0,
+        ge=0,
+        description=(
+            "How long a batch waits for more decisions. 0: take what is queued; under load "
+            "batches grow by themselves while the previous one commits"
+        ),
     )
     key_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long a checked API key is trusted without a lookup"
