@@ -206,7 +206,7 @@ def start_worker(
 def test_kill_9_mid_stream_records_everything_exactly_once(
     db_url: str, broker: Broker, tmp_path: Path
 ) -> None:
-    n = 3000
+    n = 8000  # large enough that the kill lands mid-stream on a fast machine too
     asyncio.run(produce(broker.bootstrap, TOPICS.decisions, *stream(n)))
     worker = start_worker(db_url, broker, tmp_path, "first")
     try:
@@ -239,10 +239,12 @@ def test_two_workers_share_the_stream_and_one_finishes_it(
         start_worker(sqlite_url, broker, tmp_path, f"w{i}", port) for i, port in enumerate(ports)
     ]
     try:
-        time.sleep(4)  # both join the group and split the 4 partitions
+        # Both must have joined the group (and been given partitions) before the stream.
+        _until(lambda: all(_metric(p, "oversight_kafka_rebalances_total") >= 1 for p in ports))
+        time.sleep(2)
         asyncio.run(produce(broker.bootstrap, TOPICS.decisions, *stream(n)))
-        asyncio.run(wait_for(sqlite_url, n // 4))
-        shares = [_recorded(port) for port in ports]
+        _until(lambda: all(_metric(p, "oversight_kafka_recorded_total") > 0 for p in ports))
+        shares = [_metric(port, "oversight_kafka_recorded_total") for port in ports]
         workers[1].send_signal(signal.SIGTERM)
         assert workers[1].wait(timeout=30) == 0
         assert asyncio.run(wait_for(sqlite_url, n)) == (n, n)
@@ -253,12 +255,21 @@ def test_two_workers_share_the_stream_and_one_finishes_it(
     assert all(share > 0 for share in shares), shares
 
 
-def _recorded(port: int) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-    line = next(
-        line for line in text.splitlines() if line.startswith("oversight_kafka_recorded_total")
-    )
-    return float(line.split()[-1])
+def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.2)
+
+
+def _metric(port: int, name: str) -> float:
+    """A counter from a worker's /metrics (0 while it is not serving yet)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    except httpx.TransportError:
+        return 0.0
+    line = next((line for line in text.splitlines() if line.startswith(name)), None)
+    return 0.0 if line is None else float(line.split()[-1])
 
 
 def test_broker_restart_between_phases(sqlite_url: str, broker: Broker, tmp_path: Path) -> None:
