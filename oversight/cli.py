@@ -36,6 +36,26 @@ _db_option = click.option(
 )
 
 
+_policy_option = click.option(
+    "--policy",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Policy YAML file [env OVERSIGHT_POLICY]",
+)
+_log_level_option = click.option("--log-level", default=None, help="debug, info, warning, error")
+
+
+def _long_running(settings: Settings) -> None:
+    """What a server or worker process needs before it starts: logging, a policy, and
+    fewer young-generation collections (requests make many short-lived objects)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if settings.policy is None:
+        raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
+    gc.set_threshold(50_000, 20, 20)
+
+
 def _settings(**flags: Any) -> Settings:
     """Flags win over OVERSIGHT_* environment variables, which win over defaults."""
     try:
@@ -61,12 +81,7 @@ def main() -> None:
 
 @main.command()
 @_db_option
-@click.option(
-    "--policy",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Policy YAML file [env OVERSIGHT_POLICY]",
-)
+@_policy_option
 @click.option("--host", default=None, help="Address to listen on [default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port to listen on [default 8080]")
 @click.option(
@@ -81,7 +96,7 @@ def main() -> None:
     default=None,
     help="Which upstream requests are decisions [env OVERSIGHT_ROUTES]",
 )
-@click.option("--log-level", default=None, help="debug, info, warning, error")
+@_log_level_option
 def serve(
     db: str | None,
     policy: Path | None,
@@ -105,19 +120,14 @@ def serve(
         routes=routes,
         log_level=log_level,
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    if settings.policy is None:
-        raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
+    _long_running(settings)
+    assert settings.policy is not None
     try:
         loaded = load_policy(settings.policy)
         app = create_app(settings, policy=loaded)
     except ConfigurationError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
-    # Fewer young-generation collections: requests make many short-lived objects.
-    gc.set_threshold(50_000, 20, 20)
     uvicorn.run(
         app,
         host=settings.host,
@@ -130,12 +140,7 @@ def serve(
 
 @main.command()
 @_db_option
-@click.option(
-    "--policy",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Policy YAML file [env OVERSIGHT_POLICY]",
-)
+@_policy_option
 @click.option(
     "--bootstrap",
     default=None,
@@ -149,7 +154,7 @@ def serve(
     default=None,
     help="Serve Prometheus metrics on this port [env OVERSIGHT_METRICS_PORT]",
 )
-@click.option("--log-level", default=None, help="debug, info, warning, error")
+@_log_level_option
 def kafka(
     db: str | None,
     policy: Path | None,
@@ -167,16 +172,11 @@ def kafka(
         metrics_port=metrics_port,
         log_level=log_level,
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
     if settings.kafka_bootstrap is None:
         raise click.UsageError(
             "Give the broker: --bootstrap HOST:PORT or OVERSIGHT_KAFKA_BOOTSTRAP."
         )
-    if settings.policy is None:
-        raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
-    gc.set_threshold(50_000, 20, 20)
+    _long_running(settings)
     _run(lambda: _consume(settings))
 
 
