@@ -46,6 +46,9 @@ class Submission:
     system: SystemPolicy
     decision_type: DecisionTypePolicy
     findings: list[CheckedFinding]
+    #: True when the server made the id up (a fresh UUID): it cannot be a replay, so
+    #: the batch need not look it up.
+    id_is_fresh: bool = False
 
     @staticmethod
     def digest_of(decision: DecisionIn) -> str:
@@ -142,7 +145,8 @@ class DecisionRecorder:
         with storage_errors("recording the decision"):
             async with self._engine.begin() as connection:
                 head = await ChainHead.lock(connection)
-                existing = await self._existing(connection, [s.decision_id for s in batch])
+                to_look_up = [s.decision_id for s in batch if not s.id_is_fresh]
+                existing = await self._existing(connection, to_look_up) if to_look_up else {}
                 halted = await self._halted(connection, {s.decision.system_id for s in batch})
                 results: list[Recorded | OversightError] = []
                 decision_rows: list[dict[str, Any]] = []

@@ -171,9 +171,11 @@ class Oversight:
                 f"{decision.decision_type!r}; it has {', '.join(sorted(system.decision_types))}.",
                 field="decision_type",
             )
+        given_id = decision.decision_id or default_id
         return Submission(
             decision=decision,
-            decision_id=decision.decision_id or default_id or str(uuid.uuid4()),
+            decision_id=given_id or str(uuid.uuid4()),
+            id_is_fresh=given_id is None,
             body_digest=Submission.digest_of(decision),
             subject_ref=self._pseudonymise(decision.subject_id),
             submitted_by=submitted_by,
