@@ -18,8 +18,10 @@ For each backend (SQLite, PostgreSQL) and each ``--batch-sizes`` value
   consumer of the same ``-n`` messages in its own process (``consume``: does nothing;
   ``consume+commit``: commits offsets after every batch, as the worker does;
   ``kafka-io``: also publishes one small message per decision with ``send_and_wait``
-  gathered per batch, as the worker publishes ``oversight.routed``). Their rates are
-  the ceiling of the Kafka side alone.
+  gathered per batch, as the worker publishes ``oversight.routed``; optional
+  ``kafka-io-batched``: publishes them as one batch per partition, as
+  ``kafka_variant.py batch-publish`` does). Their rates are the ceiling of the Kafka
+  side alone.
 * **paced**: the worker runs first; the benchmark then produces at ``--paced-rate`` (by
   default half the backlog median of that backend and batch size) for
   ``--paced-seconds``, stamping each message with its send time (``timestamp_ms``). Lag
@@ -422,7 +424,7 @@ async def baseline_consumer(
     )
     producer = None
     await consumer.start()
-    if mode == "kafka-io":
+    if mode.startswith("kafka-io"):
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)  # as the worker
         await producer.start()
     count, batches, first = 0, 0, None
@@ -436,14 +438,20 @@ async def baseline_consumer(
                 continue
             if first is None:
                 first = (time.perf_counter(), len(records), self_cpu_seconds())
-            if producer is not None:
+            if mode == "kafka-io":
                 await asyncio.gather(
                     *(
                         producer.send_and_wait(BASELINE_TOPIC, key=m.key, value=body.encode())
                         for m in records
                     )
                 )
-            if mode in ("consume+commit", "kafka-io"):
+            elif mode == "kafka-io-batched":
+                from kafka_variant import publish_batches
+
+                await publish_batches(
+                    producer, BASELINE_TOPIC, [(m.key, body.encode()) for m in records]
+                )
+            if mode != "consume":
                 await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
             count += len(records)
             batches += 1
@@ -855,7 +863,7 @@ def main() -> None:
     parser.add_argument("--reject-share", type=float, default=0.1)
     parser.add_argument(
         "--baselines", nargs="*", default=["consume", "consume+commit", "kafka-io"],
-        choices=["consume", "consume+commit", "kafka-io"],
+        choices=["consume", "consume+commit", "kafka-io", "kafka-io-batched"],
     )  # fmt: skip
     parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
     parser.add_argument("--paced-rate", type=float, default=None,

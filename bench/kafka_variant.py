@@ -19,6 +19,9 @@ VARIANTS is a comma-separated list of:
 - ``dump-once``       the decision's ``model_dump(mode="json")`` made for the body digest in
                       ``Oversight.prepare`` is reused for the ``decision_recorded`` payload in
                       ``DecisionRecorder._new`` (today the recorder dumps the model again)
+- ``fetch-wait``      the worker's consumer with ``fetch_max_wait_ms=50`` (the flush
+                      interval) instead of aiokafka's default 500 ms: how long the broker may
+                      hold a fetch that has nothing new
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import asyncio
 import sys
 from typing import Any
 
-VARIANTS = {"none", "uvloop", "batch-publish", "validate-json", "dump-once"}
+VARIANTS = {"none", "uvloop", "batch-publish", "validate-json", "dump-once", "fetch-wait"}
 
 
 def patch(variants: set[str]) -> None:
@@ -120,6 +123,16 @@ def patch(variants: set[str]) -> None:
 
         recorder.Submission.digest_of = staticmethod(digest_of)  # type: ignore[method-assign]
         recorder.DecisionRecorder._new = _new  # type: ignore[method-assign]
+
+
+    if "fetch-wait" in variants:
+        import functools
+
+        import adapters.kafka
+
+        adapters.kafka.AIOKafkaConsumer = functools.partial(  # type: ignore[misc]
+            adapters.kafka.AIOKafkaConsumer, fetch_max_wait_ms=50
+        )
 
 
 async def publish_batches(producer: Any, topic: str, items: list[tuple[bytes, bytes]]) -> None:
