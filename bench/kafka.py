@@ -73,7 +73,6 @@ from common import (  # noqa: E402
     machine_facts,
     median,
     percentile,
-    pg_url,
     proc_cpu_seconds,
     psql,
     recreate_pg_database,
@@ -88,6 +87,7 @@ DECISIONS_TOPIC = "oversight.decisions"
 ROUTED_TOPIC = "oversight.routed"
 BASELINE_TOPIC = "bench.baseline.routed"
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
+AUTO_EXPLAIN_MS: int | None = None  # --pg-auto-explain
 
 
 def tansu_binary() -> Path:
@@ -174,7 +174,7 @@ class Worker:
 
     def __init__(
         self, args: argparse.Namespace, db_url: str, bootstrap: str, batch_size: int,
-        log_path: Path, group: str = "bench",
+        log_path: Path, variant: str = "none", group: str = "bench",
     ) -> None:  # fmt: skip
         self.metrics_port = free_port()
         self.log_path = log_path
@@ -190,8 +190,8 @@ class Worker:
             "--bootstrap", bootstrap, "--group", group,
             "--metrics-port", str(self.metrics_port), "--log-level", "warning",
         ]  # fmt: skip
-        if args.variant:
-            command = [sys.executable, str(HERE / "kafka_variant.py"), args.variant, *command[1:]]
+        if variant != "none":
+            command = [sys.executable, str(HERE / "kafka_variant.py"), variant, *command[1:]]
         self.command = command
         self._log = open(log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -240,7 +240,9 @@ class Worker:
         self._log.close()
 
 
-def histogram(metrics: dict[str, float], name: str) -> tuple[list[tuple[float, float]], float, float]:
+def histogram(
+    metrics: dict[str, float], name: str
+) -> tuple[list[tuple[float, float]], float, float]:
     """(cumulative buckets [(le, count)], sum, count) of one unlabelled histogram."""
     buckets = []
     for key, value in metrics.items():
@@ -284,6 +286,13 @@ def fresh_database(backend: str, workdir: Path) -> str:
         url = f"sqlite:///{path}"
     else:
         url = recreate_pg_database(PG_DATABASE)
+        if AUTO_EXPLAIN_MS is not None:
+            # statements slower than this get their plan in PostgreSQL's server log
+            for setting in (
+                "session_preload_libraries = 'auto_explain'",
+                f"auto_explain.log_min_duration = '{AUTO_EXPLAIN_MS}ms'",
+            ):
+                psql(f'ALTER DATABASE "{PG_DATABASE}" SET {setting}')
     done = subprocess.run(
         [OVERSIGHT, "db", "upgrade", "--db", url], capture_output=True, text=True, timeout=120
     )
@@ -316,6 +325,35 @@ def recorded_at_by_id(db_url: str) -> dict[str, float]:
         return out
     rows = sql_rows(db_url, "SELECT decision_id, extract(epoch FROM recorded_at) FROM decisions")
     return {decision_id: float(epoch) for decision_id, epoch in rows}
+
+
+def pg_table_stats() -> dict[str, dict[str, str]]:
+    """Scans and analyses per table of the PostgreSQL benchmark database: a sequential
+    scan of ``decisions`` during ingest means a bad plan."""
+    rows = psql(
+        "SELECT relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), n_live_tup, "
+        "autoanalyze_count, autovacuum_count FROM pg_stat_user_tables "
+        "WHERE relname IN ('decisions', 'audit_entries', 'review_tasks', 'systems', 'outbox')",
+        database=PG_DATABASE,
+    )
+    names = ["seq_scan", "seq_tup_read", "idx_scan", "n_live_tup", "autoanalyze", "autovacuum"]
+    out = {}
+    for line in rows.splitlines():
+        table, *values = line.split("|")
+        out[table] = dict(zip(names, values, strict=True))
+    return out
+
+
+def pg_active_statements() -> list[str]:
+    """The statements PostgreSQL is running for the benchmark database right now."""
+    try:
+        out = psql(
+            "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70) FROM pg_stat_activity "
+            f"WHERE datname = '{PG_DATABASE}' AND state = 'active' AND pid <> pg_backend_pid()",
+        )
+    except subprocess.SubprocessError:
+        return []
+    return [line for line in out.splitlines() if line]
 
 
 def audit_verify(db_url: str) -> tuple[int, str]:
@@ -531,6 +569,7 @@ class Backlog:
     batch_size: int
     repetition: int
     decisions: int
+    variant: str = "none"
     per_second: float = 0.0
     seconds: float = 0.0
     complete: bool = False
@@ -552,6 +591,8 @@ class Backlog:
     dead_lettered: float = 0.0
     worker_warnings: list[str] = field(default_factory=list)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pg_active: dict[str, int] = field(default_factory=dict)  # sampled once a second
+    pg_tables: dict[str, dict[str, str]] = field(default_factory=dict)
     background_cpu: float = 0.0
     calibration_ms: float = 0.0
 
@@ -561,6 +602,7 @@ class Paced:
     backend: str
     batch_size: int
     target_rate: float
+    variant: str = "none"
     achieved_rate: float = 0.0
     decisions: int = 0
     recorded: int = 0
@@ -591,11 +633,11 @@ def quiet(args: argparse.Namespace) -> tuple[float, float]:
 
 def backlog_run(
     args: argparse.Namespace, backend: str, batch_size: int, rep: int, workdir: Path,
-    profile: Path | None = None,
+    variant: str = "none", profile: Path | None = None,
 ) -> Backlog:  # fmt: skip
-    run = Backlog(backend, batch_size, rep, args.n)
+    run = Backlog(backend, batch_size, rep, args.n, variant)
     run.background_cpu, run.calibration_ms = quiet(args)
-    tag = f"{backend}-b{batch_size}-{rep}" + ("-profile" if profile else "")
+    tag = f"{backend}-b{batch_size}-{variant}-{rep}" + ("-profile" if profile else "")
     messages = decision_messages(args.n, f"k{rep}", seed=rep, reject_share=args.reject_share)
     db_url = fresh_database(backend, workdir)
     broker = Broker(workdir / f"tansu-{tag}.log")
@@ -604,12 +646,19 @@ def backlog_run(
         asyncio.run(create_all_topics(broker.bootstrap, args.partitions))
         run.produce_per_second = asyncio.run(produce_all(broker.bootstrap, messages))
         del messages
-        worker = Worker(args, db_url, broker.bootstrap, batch_size, workdir / f"worker-{tag}.log")
+        worker = Worker(
+            args, db_url, broker.bootstrap, batch_size, workdir / f"worker-{tag}.log", variant
+        )
         first = last = None
         spy = None
         deadline = time.monotonic() + args.max_seconds + 60  # start-up included
         measure_deadline = None
+        polls = 0
         while time.monotonic() < deadline:
+            polls += 1
+            if backend == "postgres" and first is not None and polls % 10 == 0:
+                for statement in pg_active_statements():
+                    run.pg_active[statement] = run.pg_active.get(statement, 0) + 1
             metrics = worker.scrape()
             t = time.monotonic()
             recorded = (metrics or {}).get("oversight_kafka_recorded_total", 0.0)
@@ -651,7 +700,9 @@ def backlog_run(
             1000 * m1["oversight_kafka_commit_seconds_sum"]
             / max(1, m1["oversight_kafka_commit_seconds_count"])
         )  # fmt: skip
-        run.retries = sum(v for k, v in m1.items() if k.startswith("oversight_kafka_batch_retries_total"))
+        run.retries = sum(
+            v for k, v in m1.items() if k.startswith("oversight_kafka_batch_retries_total")
+        )
         run.dead_lettered = sum(
             v for k, v in m1.items() if k.startswith("oversight_kafka_dead_lettered_total")
         )
@@ -659,6 +710,8 @@ def backlog_run(
         run.worker_warnings = worker.warnings()[:10]
         worker = None
         run.decisions_in_db = count_decisions(db_url)
+        if backend == "postgres":
+            run.pg_tables = pg_table_stats()
         run.routed_messages, run.routed_distinct = asyncio.run(
             routed_count(broker.bootstrap, args.partitions, args.n)
         )
@@ -688,15 +741,16 @@ def lag_stats(values: list[float]) -> dict[str, float]:
 
 
 def paced_run(
-    args: argparse.Namespace, backend: str, batch_size: int, rate: float, workdir: Path
-) -> Paced:
-    run = Paced(backend, batch_size, rate)
+    args: argparse.Namespace, backend: str, batch_size: int, rate: float, workdir: Path,
+    variant: str = "none",
+) -> Paced:  # fmt: skip
+    run = Paced(backend, batch_size, rate, variant)
     run.background_cpu, run.calibration_ms = quiet(args)
     total = int(rate * args.paced_seconds)
     messages = decision_messages(total, "p", seed=99, reject_share=args.reject_share)
     run.decisions = total
     db_url = fresh_database(backend, workdir)
-    tag = f"{backend}-b{batch_size}-paced"
+    tag = f"{backend}-b{batch_size}-{variant}-paced"
     broker = Broker(workdir / f"tansu-{tag}.log")
     worker = listener = None
     try:
@@ -708,7 +762,9 @@ def paced_run(
         assert listener.stdout is not None
         if listener.stdout.readline().strip() != "ready":
             raise RuntimeError("the routed listener did not start")
-        worker = Worker(args, db_url, broker.bootstrap, batch_size, workdir / f"worker-{tag}.log")
+        worker = Worker(
+            args, db_url, broker.bootstrap, batch_size, workdir / f"worker-{tag}.log", variant
+        )
 
         def assigned() -> bool:
             metrics = worker.scrape()
@@ -780,7 +836,8 @@ def print_backlog(run: Backlog) -> None:
         for mode, b in run.baselines.items()
     )
     print(
-        f"[{run.backend} b={run.batch_size} #{run.repetition}] {run.per_second:,.0f} decisions/s "
+        f"[{run.backend} b={run.batch_size} {run.variant} #{run.repetition}] "
+        f"{run.per_second:,.0f} decisions/s "
         f"over {run.seconds:.1f} s{'' if run.complete else ' (CAPPED)'}; batch {run.mean_batch:.0f} "
         f"({run.batches} batches, commit {run.commit_ms_mean:.1f} ms); worker {run.worker_cpu:.2f} "
         f"cores = {run.worker_cpu_us_per_decision:.0f} us/decision, broker {run.broker_cpu:.2f}, "
@@ -794,11 +851,19 @@ def print_backlog(run: Backlog) -> None:
         print(f"    baselines: {base}", flush=True)
     for line in run.worker_warnings:
         print(f"    worker: {line}", flush=True)
+    if run.pg_active:
+        top = sorted(run.pg_active.items(), key=lambda kv: -kv[1])[:4]
+        print(
+            "    postgres active (samples): " + "; ".join(f"{n}x {q}" for q, n in top), flush=True
+        )
+    if run.pg_tables:
+        d = run.pg_tables.get("decisions", {})
+        print(f"    postgres decisions table: {d}", flush=True)
 
 
 def print_paced(run: Paced) -> None:
     print(
-        f"[{run.backend} b={run.batch_size} paced] target {run.target_rate:,.0f}/s, sent at "
+        f"[{run.backend} b={run.batch_size} {run.variant} paced] target {run.target_rate:,.0f}/s, sent at "
         f"{run.achieved_rate:,.0f}/s, {run.recorded}/{run.decisions} recorded, batch "
         f"{run.mean_batch:.1f}, worker {run.worker_cpu:.2f} cores; background "
         f"{run.background_cpu:.2f}, calibration {run.calibration_ms:.0f} ms",
@@ -814,22 +879,27 @@ def print_paced(run: Paced) -> None:
 
 def summary(backlogs: list[Backlog], paced: list[Paced], modes: list[str]) -> str:
     lines = [
-        "| backend | batch size | decisions/s (median; runs) | mean batch | worker cores "
+        "| backend | batch size | variant | decisions/s (median; runs) | mean batch | worker cores "
         "| worker µs/decision | other cores | "
         + " | ".join(f"{m} /s" for m in modes)
         + " | decisions ÷ consume |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | "
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | "
         + " | ".join("---:" for _ in modes)
         + " | ---: |",
     ]
-    keys = sorted({(r.backend, r.batch_size) for r in backlogs}, key=lambda k: (k[0], k[1]))
-    for backend, size in keys:
-        runs = [r for r in backlogs if (r.backend, r.batch_size) == (backend, size)]
+    keys = list(dict.fromkeys((r.backend, r.batch_size, r.variant) for r in backlogs))
+    for backend, size, variant in keys:
+        runs = [
+            r for r in backlogs if (r.backend, r.batch_size, r.variant) == (backend, size, variant)
+        ]
         rates = [r.per_second for r in runs]
-        base = {m: median([r.baselines[m]["per_second"] for r in runs if m in r.baselines]) for m in modes}
+        base = {
+            m: median([r.baselines[m]["per_second"] for r in runs if m in r.baselines])
+            for m in modes
+        }
         consume = base.get("consume", float("nan"))
         lines.append(
-            f"| {backend} | {size} | **{median(rates):,.0f}** ({' · '.join(f'{x:,.0f}' for x in rates)}) "
+            f"| {backend} | {size} | {variant} | **{median(rates):,.0f}** ({' · '.join(f'{x:,.0f}' for x in rates)}) "
             f"| {median([r.mean_batch for r in runs]):,.0f} | {median([r.worker_cpu for r in runs]):.2f} "
             f"| {median([r.worker_cpu_us_per_decision for r in runs]):.0f} "
             f"| {median([r.other_cpu for r in runs]):.2f} | "
@@ -839,13 +909,13 @@ def summary(backlogs: list[Backlog], paced: list[Paced], modes: list[str]) -> st
     if paced:
         lines += [
             "",
-            "| backend | batch size | rate /s | mean batch | lag measure | p50 ms | p99 ms | max ms |",
-            "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+            "| backend | batch size | variant | rate /s | mean batch | lag measure | p50 ms | p99 ms | max ms |",
+            "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |",
         ]
         for run in paced:
             for name, s in run.lag_ms.items():
                 lines.append(
-                    f"| {run.backend} | {run.batch_size} | {run.achieved_rate:,.0f} | "
+                    f"| {run.backend} | {run.batch_size} | {run.variant} | {run.achieved_rate:,.0f} | "
                     f"{run.mean_batch:.1f} | {name} | {s['p50']:.1f} | {s['p99']:.1f} | "
                     f"{s.get('max', float('nan')):.1f} |"
                 )
@@ -866,23 +936,49 @@ def main() -> None:
         choices=["consume", "consume+commit", "kafka-io", "kafka-io-batched"],
     )  # fmt: skip
     parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
-    parser.add_argument("--paced-rate", type=float, default=None,
-                        help="decisions/s of the paced phase [half the backlog median]")
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=None,
+        help="decisions/s of the paced phase [half the backlog median]",
+    )
     parser.add_argument("--paced-seconds", type=float, default=20.0)
-    parser.add_argument("--max-seconds", type=float, default=200.0,
-                        help="cap of each measured phase")
+    parser.add_argument(
+        "--max-seconds", type=float, default=200.0, help="cap of each measured phase"
+    )
     parser.add_argument("--quiet-wait", type=float, default=180.0)
-    parser.add_argument("--other-bench-wait", type=float, default=1800.0,
-                        help="wait at most this long for bench/proxy.py to finish")
-    parser.add_argument("--variant", default=None,
-                        help="run the worker through bench/kafka_variant.py with this variant")
-    parser.add_argument("--profile", type=Path, default=None,
-                        help="also record the worker with py-spy in one extra backlog run")
+    parser.add_argument(
+        "--other-bench-wait",
+        type=float,
+        default=1800.0,
+        help="wait at most this long for bench/proxy.py to finish",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["none"],
+        help="worker variants (bench/kafka_variant.py), interleaved within "
+        "each repetition; 'none' is `oversight kafka` as shipped",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="also record the worker with py-spy in one extra backlog run",
+    )
     parser.add_argument("--profile-seconds", type=int, default=20)
+    parser.add_argument(
+        "--pg-auto-explain",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="log the plans of statements slower than MS (PostgreSQL server log)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     # internal: the helper processes
-    parser.add_argument("--role", choices=["main", "baseline", "listener"], default="main",
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["main", "baseline", "listener"], default="main", help=argparse.SUPPRESS
+    )
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-mode", help=argparse.SUPPRESS)
     args = parser.parse_args()  # fmt: skip
@@ -900,10 +996,15 @@ def main() -> None:
         asyncio.run(routed_listener(args.bootstrap, args.n, args.partitions, args.max_seconds))
         return
 
+    global AUTO_EXPLAIN_MS
+    AUTO_EXPLAIN_MS = args.pg_auto_explain
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     facts = machine_facts()
     print("machine:", json.dumps(facts), flush=True)
-    print(f"started {datetime.now().isoformat(timespec='seconds')}; variant {args.variant}", flush=True)
+    print(
+        f"started {datetime.now().isoformat(timespec='seconds')}; variants {args.variants}",
+        flush=True,
+    )
     backlogs: list[Backlog] = []
     paced: list[Paced] = []
     with tempfile.TemporaryDirectory(prefix="kafkabench-") as tmp:
@@ -912,29 +1013,36 @@ def main() -> None:
             for size in args.batch_sizes:
                 runs = []
                 for rep in range(args.repeats):
-                    run = backlog_run(args, backend, size, rep, workdir)
-                    print_backlog(run)
-                    runs.append(run)
-                    backlogs.append(run)
-                if not args.no_paced:
-                    rate = args.paced_rate or 0.5 * median([r.per_second for r in runs])
-                    run = paced_run(args, backend, size, rate, workdir)
+                    for variant in args.variants:
+                        run = backlog_run(args, backend, size, rep, workdir, variant)
+                        print_backlog(run)
+                        runs.append(run)
+                        backlogs.append(run)
+                for variant in [] if args.no_paced else args.variants:
+                    rates = [r.per_second for r in runs if r.variant == variant]
+                    rate = args.paced_rate or 0.5 * median(rates)
+                    run = paced_run(args, backend, size, rate, workdir, variant)
                     print_paced(run)
                     paced.append(run)
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
-                run = backlog_run(args, backend, args.batch_sizes[0], 0, workdir, args.profile)
+                run = backlog_run(
+                    args, backend, args.batch_sizes[0], 0, workdir, args.variants[0], args.profile
+                )
                 print("profile run:", flush=True)
                 print_backlog(run)
         print(f"finished {datetime.now().isoformat(timespec='seconds')}", flush=True)
         print()
         print(summary(backlogs, paced, args.baselines))
         bad = [
-            r for r in backlogs
-            if r.decisions_in_db != r.decisions or r.verify_rc != 0 or r.routed_distinct != r.decisions
+            r
+            for r in backlogs
+            if r.decisions_in_db != r.decisions
+            or r.verify_rc != 0
+            or r.routed_distinct != r.decisions
         ]
         for run in bad:
-            print(f"CHECK FAILED: {run.backend} b={run.batch_size} #{run.repetition}: "
+            print(f"CHECK FAILED: {run.backend} b={run.batch_size} {run.variant} #{run.repetition}: "
                   f"{run.decisions_in_db} rows, {run.routed_distinct} routed, verify rc {run.verify_rc}: {run.verify_output}")  # fmt: skip
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)

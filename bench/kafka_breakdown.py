@@ -174,7 +174,10 @@ async def micro(n: int) -> dict[str, float]:
     timeit("HMAC pseudonym", lambda: [pseudo(m.subject_id) for m in models])
     timeit(
         "receipt (nonce + HMAC + sha256)",
-        lambda: [receipt_hash(receipts.receipt(m.decision_id or "", receipts.new_nonce())) for m in models],
+        lambda: [
+            receipt_hash(receipts.receipt(m.decision_id or "", receipts.new_nonce()))
+            for m in models
+        ],
     )
     return out
 
@@ -221,8 +224,12 @@ def main() -> None:
                     sql_w, sql_c = sql_w + w, sql_c + c
             rm_w = median([per(c.wall["record_many (total)"], None) for c, _, _ in runs])
             rm_c = median([per(c.cpu["record_many (total)"], None) for c, _, _ in runs])
-            new_w = median([per(c.wall["_new (rows, receipt, audit hashing)"], None) for c, _, _ in runs])
-            new_c = median([per(c.cpu["_new (rows, receipt, audit hashing)"], None) for c, _, _ in runs])
+            new_w = median(
+                [per(c.wall["_new (rows, receipt, audit hashing)"], None) for c, _, _ in runs]
+            )
+            new_c = median(
+                [per(c.cpu["_new (rows, receipt, audit hashing)"], None) for c, _, _ in runs]
+            )
             print(
                 f"{'record_many minus _new and statements (commit, metrics, ...)':48s} "
                 f"{rm_w - new_w - sql_w:8.1f} {rm_c - new_c - sql_c:8.1f}"

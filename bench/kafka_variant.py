@@ -124,7 +124,6 @@ def patch(variants: set[str]) -> None:
         recorder.Submission.digest_of = staticmethod(digest_of)  # type: ignore[method-assign]
         recorder.DecisionRecorder._new = _new  # type: ignore[method-assign]
 
-
     if "fetch-wait" in variants:
         import functools
 
