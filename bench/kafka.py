@@ -17,11 +17,10 @@ For each backend (SQLite, PostgreSQL) and each ``--batch-sizes`` value
   Then, in the same run and on the same broker, the **baselines**: a plain aiokafka
   consumer of the same ``-n`` messages in its own process (``consume``: does nothing;
   ``consume+commit``: commits offsets after every batch, as the worker does;
-  ``kafka-io``: also publishes one small message per decision with ``send_and_wait``
-  gathered per batch, as the worker publishes ``oversight.routed``; optional
-  ``kafka-io-batched``: publishes them as one batch per partition, as
-  ``kafka_variant.py batch-publish`` does). Their rates are the ceiling of the Kafka
-  side alone.
+  ``kafka-io``: also publishes one routed-sized message per decision and waits for the
+  broker to have them before committing, through the worker's own ``KafkaWorker._publish``:
+  one record batch per partition, as the worker publishes ``oversight.routed``). Their
+  rates are the ceiling of the Kafka side alone.
 * **paced**: the worker runs first; the benchmark then produces at ``--paced-rate`` (by
   default half the backlog median of that backend and batch size) for
   ``--paced-seconds``, stamping each message with its send time (``timestamp_ms``). Lag
@@ -462,11 +461,25 @@ async def baseline_consumer(
     )
     producer = None
     await consumer.start()
-    if mode.startswith("kafka-io"):
+    if mode == "kafka-io":
+        from types import SimpleNamespace
+
+        from aiokafka.partitioner import DefaultPartitioner
+
+        from adapters.kafka import KafkaWorker
+        from oversight import outbox
+
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)  # as the worker
         await producer.start()
+        # what KafkaWorker._publish reads of its worker, so that the worker's own code runs
+        publisher = SimpleNamespace(_producer=producer, _partitioner=DefaultPartitioner())
+        # a routed message of a released decision, the size the worker sends
+        routed = outbox.outcome_message(
+            decision_id="k0-0000000", system_id=SYSTEM, decision_type="shortlist",
+            status="released", review_id=None, final_outcome="yes",
+        )  # fmt: skip
+        body = outbox.canonical_body({**routed, "findings": []})
     count, batches, first = 0, 0, None
-    body = json.dumps({"decision_id": "x" * 18, "system_id": SYSTEM, "status": "released"})
     try:
         deadline = time.perf_counter() + max_seconds
         while count < expected and time.perf_counter() < deadline:
@@ -477,17 +490,8 @@ async def baseline_consumer(
             if first is None:
                 first = (time.perf_counter(), len(records), self_cpu_seconds())
             if mode == "kafka-io":
-                await asyncio.gather(
-                    *(
-                        producer.send_and_wait(BASELINE_TOPIC, key=m.key, value=body.encode())
-                        for m in records
-                    )
-                )
-            elif mode == "kafka-io-batched":
-                from kafka_variant import publish_batches
-
-                await publish_batches(
-                    producer, BASELINE_TOPIC, [(m.key, body.encode()) for m in records]
+                await KafkaWorker._publish(  # type: ignore[arg-type]
+                    publisher, BASELINE_TOPIC, [(m.key, body) for m in records]
                 )
             if mode != "consume":
                 await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
@@ -838,12 +842,14 @@ def print_backlog(run: Backlog) -> None:
     print(
         f"[{run.backend} b={run.batch_size} {run.variant} #{run.repetition}] "
         f"{run.per_second:,.0f} decisions/s "
-        f"over {run.seconds:.1f} s{'' if run.complete else ' (CAPPED)'}; batch {run.mean_batch:.0f} "
-        f"({run.batches} batches, commit {run.commit_ms_mean:.1f} ms); worker {run.worker_cpu:.2f} "
-        f"cores = {run.worker_cpu_us_per_decision:.0f} us/decision, broker {run.broker_cpu:.2f}, "
-        f"bench {run.bench_cpu:.2f}, other {run.other_cpu:.2f}; db {run.decisions_in_db} rows, "
-        f"routed {run.routed_messages} ({run.routed_distinct} distinct), verify rc {run.verify_rc}, retries {run.retries:.0f}, "
-        f"dlq {run.dead_lettered:.0f}; produced at {run.produce_per_second:,.0f}/s; "
+        f"over {run.seconds:.1f} s{'' if run.complete else ' (CAPPED)'}; "
+        f"batch {run.mean_batch:.0f} ({run.batches} batches, commit {run.commit_ms_mean:.1f} ms); "
+        f"worker {run.worker_cpu:.2f} cores = {run.worker_cpu_us_per_decision:.0f} us/decision, "
+        f"broker {run.broker_cpu:.2f}, bench {run.bench_cpu:.2f}, other {run.other_cpu:.2f}; "
+        f"db {run.decisions_in_db} rows, routed {run.routed_messages} "
+        f"({run.routed_distinct} distinct), verify rc {run.verify_rc}, "
+        f"retries {run.retries:.0f}, dlq {run.dead_lettered:.0f}; "
+        f"produced at {run.produce_per_second:,.0f}/s; "
         f"background {run.background_cpu:.2f}, calibration {run.calibration_ms:.0f} ms",
         flush=True,
     )
@@ -863,7 +869,8 @@ def print_backlog(run: Backlog) -> None:
 
 def print_paced(run: Paced) -> None:
     print(
-        f"[{run.backend} b={run.batch_size} {run.variant} paced] target {run.target_rate:,.0f}/s, sent at "
+        f"[{run.backend} b={run.batch_size} {run.variant} paced] "
+        f"target {run.target_rate:,.0f}/s, sent at "
         f"{run.achieved_rate:,.0f}/s, {run.recorded}/{run.decisions} recorded, batch "
         f"{run.mean_batch:.1f}, worker {run.worker_cpu:.2f} cores; background "
         f"{run.background_cpu:.2f}, calibration {run.calibration_ms:.0f} ms",
@@ -878,14 +885,13 @@ def print_paced(run: Paced) -> None:
 
 
 def summary(backlogs: list[Backlog], paced: list[Paced], modes: list[str]) -> str:
+    heads = [f"{m} /s" for m in modes]
+    if "consume" in modes:
+        heads.append("decisions ÷ consume")
     lines = [
-        "| backend | batch size | variant | decisions/s (median; runs) | mean batch | worker cores "
-        "| worker µs/decision | other cores | "
-        + " | ".join(f"{m} /s" for m in modes)
-        + " | decisions ÷ consume |",
-        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | "
-        + " | ".join("---:" for _ in modes)
-        + " | ---: |",
+        "| backend | batch size | variant | decisions/s (median; runs) | mean batch "
+        "| worker cores | worker µs/decision | other cores |" + "".join(f" {h} |" for h in heads),
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |" + " ---: |" * len(heads),
     ]
     keys = list(dict.fromkeys((r.backend, r.batch_size, r.variant) for r in backlogs))
     for backend, size, variant in keys:
@@ -897,25 +903,29 @@ def summary(backlogs: list[Backlog], paced: list[Paced], modes: list[str]) -> st
             m: median([r.baselines[m]["per_second"] for r in runs if m in r.baselines])
             for m in modes
         }
-        consume = base.get("consume", float("nan"))
+        cells = [f"{base[m]:,.0f}" for m in modes]
+        if "consume" in modes:
+            cells.append(f"{median(rates) / base['consume']:.3f}")
+        each = " · ".join(f"{x:,.0f}" for x in rates)
         lines.append(
-            f"| {backend} | {size} | {variant} | **{median(rates):,.0f}** ({' · '.join(f'{x:,.0f}' for x in rates)}) "
-            f"| {median([r.mean_batch for r in runs]):,.0f} | {median([r.worker_cpu for r in runs]):.2f} "
+            f"| {backend} | {size} | {variant} | **{median(rates):,.0f}** ({each}) "
+            f"| {median([r.mean_batch for r in runs]):,.0f} "
+            f"| {median([r.worker_cpu for r in runs]):.2f} "
             f"| {median([r.worker_cpu_us_per_decision for r in runs]):.0f} "
-            f"| {median([r.other_cpu for r in runs]):.2f} | "
-            + " | ".join(f"{base[m]:,.0f}" for m in modes)
-            + f" | {median(rates) / consume:.3f} |"
+            f"| {median([r.other_cpu for r in runs]):.2f} |" + "".join(f" {c} |" for c in cells)
         )
     if paced:
         lines += [
             "",
-            "| backend | batch size | variant | rate /s | mean batch | lag measure | p50 ms | p99 ms | max ms |",
+            "| backend | batch size | variant | rate /s | mean batch | lag measure "
+            "| p50 ms | p99 ms | max ms |",
             "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |",
         ]
         for run in paced:
             for name, s in run.lag_ms.items():
                 lines.append(
-                    f"| {run.backend} | {run.batch_size} | {run.variant} | {run.achieved_rate:,.0f} | "
+                    f"| {run.backend} | {run.batch_size} | {run.variant} "
+                    f"| {run.achieved_rate:,.0f} | "
                     f"{run.mean_batch:.1f} | {name} | {s['p50']:.1f} | {s['p99']:.1f} | "
                     f"{s.get('max', float('nan')):.1f} |"
                 )
@@ -933,7 +943,7 @@ def main() -> None:
     parser.add_argument("--reject-share", type=float, default=0.1)
     parser.add_argument(
         "--baselines", nargs="*", default=["consume", "consume+commit", "kafka-io"],
-        choices=["consume", "consume+commit", "kafka-io", "kafka-io-batched"],
+        choices=["consume", "consume+commit", "kafka-io"],
     )  # fmt: skip
     parser.add_argument("--no-paced", action="store_true", help="skip the paced phase")
     parser.add_argument(
@@ -1042,8 +1052,11 @@ def main() -> None:
             or r.routed_distinct != r.decisions
         ]
         for run in bad:
-            print(f"CHECK FAILED: {run.backend} b={run.batch_size} {run.variant} #{run.repetition}: "
-                  f"{run.decisions_in_db} rows, {run.routed_distinct} routed, verify rc {run.verify_rc}: {run.verify_output}")  # fmt: skip
+            print(
+                f"CHECK FAILED: {run.backend} b={run.batch_size} {run.variant} "
+                f"#{run.repetition}: {run.decisions_in_db} rows, {run.routed_distinct} routed, "
+                f"verify rc {run.verify_rc}: {run.verify_output}"
+            )
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(

@@ -1,17 +1,20 @@
 """Where one Kafka worker's time per decision goes, stage by stage, in process.
 
-The Kafka worker (``adapters/kafka.py``) does, per batch: parse each message
-(``json.loads``), validate it (``DecisionIn.model_validate``), prepare it
-(``Oversight.prepare``: body digest, HMAC pseudonym, checks), record the batch in one
-transaction (``DecisionRecorder.record_many``: chain lock, look-ups, per-decision rows
-and audit hashing in ``_new``, the inserts, the commit), build one routed message per
-decision (``_routed_message`` + ``outbox.canonical_body``), and publish it
-(``send_and_wait``, not measured here: see the ``kafka-io`` baseline of ``kafka.py``).
+The Kafka worker (``adapters/kafka.py``) does, per batch: validate each message's bytes
+(``DecisionIn.model_validate_json``), prepare it (``Oversight.prepare``: body digest,
+HMAC pseudonym, checks), record the batch in one transaction
+(``DecisionRecorder.record_many``: chain lock, look-ups, per-decision rows and audit
+hashing in ``_new``, the inserts, the commit), build one routed message per decision
+(``_routed_message`` + ``outbox.canonical_body``), and publish them
+(``KafkaWorker._publish``: one record batch per partition).
 
 This script runs those same functions on the bodies ``kafka.py`` produces, without a
 broker, and times each stage over ``-n`` decisions in batches of ``--batch``: wall time
 and this process's CPU time, in µs per decision. The database stages are split by
-statement (``AsyncConnection.execute`` is wrapped), the commit is what remains.
+statement (``AsyncConnection.execute`` is wrapped), the commit is what remains. The
+publish stage runs ``KafkaWorker._publish`` against a producer that is never started:
+partitioning and filling the record batches are measured, the network and the broker
+are not (that is the ``kafka-io`` baseline of ``kafka.py``).
 
     .venv/bin/python bench/kafka_breakdown.py --backend postgres -n 20000 --batch 500
     .venv/bin/python bench/kafka_breakdown.py --backend both --repeats 3
@@ -67,10 +70,43 @@ def statement_name(statement: Any) -> str:
     return f"sql {kind} {getattr(table, 'name', '?')}"
 
 
-async def one_run(db_url: str, n: int, batch: int, seed: int) -> tuple[Clock, float, float]:
+class OfflineProducer:
+    """What ``KafkaWorker._publish`` uses of its producer, without a broker: real record
+    batches from an aiokafka producer that is never started; sending does nothing."""
+
+    def __init__(self, partitions: int) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        self._producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", linger_ms=5)
+        self._partitions = set(range(partitions))
+        self.batches = 0
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return self._partitions
+
+    def create_batch(self) -> Any:
+        return self._producer.create_batch()
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[None]:
+        batch.close()  # what the accumulator does before it sends
+        self.batches += 1
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+
+async def one_run(
+    db_url: str, n: int, batch: int, seed: int, partitions: int
+) -> tuple[Clock, float, float]:
+    from types import SimpleNamespace
+
+    from aiokafka.partitioner import DefaultPartitioner
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from adapters.kafka import _routed_message
+    from adapters.kafka import KafkaWorker, _routed_message
     from oversight import outbox
     from oversight.recorder import DecisionRecorder
     from oversight.schemas import DecisionIn
@@ -99,6 +135,9 @@ async def one_run(db_url: str, n: int, batch: int, seed: int) -> tuple[Clock, fl
             clock.add("_new (rows, receipt, audit hashing)", perf() - w, proc() - c)
 
     settings = Settings(db=db_url, policy=POLICY, subject_key="s", receipt_key="r")
+    producer = OfflineProducer(partitions)
+    # what KafkaWorker._publish reads of its worker, so that the worker's own code runs
+    publisher = SimpleNamespace(_producer=producer, _partitioner=DefaultPartitioner())
     gc.set_threshold(50_000, 20, 20)  # as `oversight kafka` sets it
     AsyncConnection.execute = timed_execute  # type: ignore[method-assign]
     DecisionRecorder._new = timed_new  # type: ignore[method-assign]
@@ -107,13 +146,10 @@ async def one_run(db_url: str, n: int, batch: int, seed: int) -> tuple[Clock, fl
             all_w, all_c = perf(), proc()
             for start in range(0, n, batch):
                 chunk = messages[start : start + batch]
-                w, c = perf(), proc()
-                bodies = [json.loads(value) for _, _, value in chunk]
                 w1, c1 = perf(), proc()
-                clock.add("json.loads", w1 - w, c1 - c)
-                models = [DecisionIn.model_validate(b) for b in bodies]
+                models = [DecisionIn.model_validate_json(value) for _, _, value in chunk]
                 w2, c2 = perf(), proc()
-                clock.add("DecisionIn.model_validate", w2 - w1, c2 - c1)
+                clock.add("DecisionIn.model_validate_json", w2 - w1, c2 - c1)
                 submissions = [
                     ov.prepare(m, submitted_by=outbox.KAFKA_SUBMITTER, default_id="x")
                     for m in models
@@ -124,14 +160,20 @@ async def one_run(db_url: str, n: int, batch: int, seed: int) -> tuple[Clock, fl
                 w4, c4 = perf(), proc()
                 clock.add("record_many (total)", w4 - w3, c4 - c3)
                 routed = [
-                    outbox.canonical_body(_routed_message(s, r))
+                    (s.decision_id.encode(), outbox.canonical_body(_routed_message(s, r)))
                     for s, r in zip(submissions, results, strict=True)
                 ]
                 w5, c5 = perf(), proc()
                 clock.add("routed message + canonical_body", w5 - w4, c5 - c4)
                 assert len(routed) == len(chunk)
+                await KafkaWorker._publish(  # type: ignore[arg-type]
+                    publisher, "oversight.routed", routed
+                )
+                w6, c6 = perf(), proc()
+                clock.add("_publish: partition + record batches (no I/O)", w6 - w5, c6 - c5)
             total_w, total_c = perf() - all_w, proc() - all_c
     finally:
+        await producer.stop()
         AsyncConnection.execute = original_execute  # type: ignore[method-assign]
         DecisionRecorder._new = original_new  # type: ignore[method-assign]
     return clock, total_w, total_c
@@ -188,6 +230,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--partitions", type=int, default=4, help="of oversight.routed")
     parser.add_argument("--quiet-wait", type=float, default=180.0)
     args = parser.parse_args()
     print("machine:", json.dumps(machine_facts()), flush=True)
@@ -203,7 +246,7 @@ def main() -> None:
                 background = wait_quiet(max_wait=args.quiet_wait)
                 calibration = cpu_calibration()
                 db_url = fresh_database(backend, Path(tmp))
-                runs.append(asyncio.run(one_run(db_url, args.n, args.batch, rep)))
+                runs.append(asyncio.run(one_run(db_url, args.n, args.batch, rep, args.partitions)))
                 clock, wall, cpu = runs[-1]
                 print(
                     f"[{backend} #{rep}] {args.n / wall:,.0f} decisions/s without Kafka "

@@ -8,29 +8,32 @@ VARIANTS is a comma-separated list of:
 - ``none``            no change (the same as ``oversight kafka``)
 - ``uvloop``          the worker's event loop is uvloop (``oversight serve`` already runs
                       on it through uvicorn; ``oversight kafka`` uses plain asyncio)
-- ``batch-publish``   ``KafkaWorker._handle`` publishes a batch's routed messages as one
-                      ``BatchBuilder`` per partition (``create_batch`` / ``send_batch``),
-                      awaiting one future per partition, instead of one ``send_and_wait``
-                      coroutine per message. Still all delivered before the offsets commit.
-- ``validate-json``   ``KafkaWorker._prepare`` validates the bytes directly with
-                      ``DecisionIn.model_validate_json`` instead of ``json.loads`` +
-                      ``model_validate`` (not-JSON then reads "invalid decision: (body):
-                      Invalid JSON" in the dead-letter reason)
 - ``dump-once``       the decision's ``model_dump(mode="json")`` made for the body digest in
                       ``Oversight.prepare`` is reused for the ``decision_recorded`` payload in
-                      ``DecisionRecorder._new`` (today the recorder dumps the model again)
+                      ``DecisionRecorder._new`` (today the recorder dumps the model again).
+                      The cache is keyed by ``id()`` of the model and emptied by ``_new``
+                      only: good for a benchmark without replays, not as shipped code
 - ``fetch-wait``      the worker's consumer with ``fetch_max_wait_ms=50`` (the flush
                       interval) instead of aiokafka's default 500 ms: how long the broker may
                       hold a fetch that has nothing new
+- ``plan-lookup``     PostgreSQL's ``plan_cache_mode=force_custom_plan`` only around the
+                      recorder's look-up of existing decision ids (``SET LOCAL`` before
+                      ``DecisionRecorder._existing``, back to ``auto`` after it) instead of
+                      for the whole connection (``oversight/database.py``): the INSERTs,
+                      executed once per row, then keep their generic plans instead of being
+                      planned again for every row
+
+The earlier variants ``batch-publish`` (routed messages as one record batch per partition)
+and ``validate-json`` (``DecisionIn.model_validate_json`` on the bytes) are what
+``adapters/kafka.py`` does now.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
-VARIANTS = {"none", "uvloop", "batch-publish", "validate-json", "dump-once", "fetch-wait"}
+VARIANTS = {"none", "uvloop", "dump-once", "fetch-wait", "plan-lookup"}
 
 
 def patch(variants: set[str]) -> None:
@@ -42,50 +45,6 @@ def patch(variants: set[str]) -> None:
         import uvloop
 
         uvloop.install()  # asyncio.run in oversight.cli._run then makes a uvloop loop
-
-    if "batch-publish" in variants:
-        from adapters.kafka import KafkaWorker
-
-        original_handle = KafkaWorker._handle
-        original_send = KafkaWorker._send
-
-        async def _send(self: Any, topic: str, key: str, message: dict[str, Any]) -> None:
-            buffer = getattr(self, "_bench_buffer", None)
-            if buffer is None or topic != self._topics.routed:
-                await original_send(self, topic, key, message)
-                return
-            from oversight import outbox
-
-            buffer.append((key.encode(), outbox.canonical_body(message)))
-
-        async def _handle(self: Any, messages: Any) -> None:
-            self._bench_buffer = []
-            try:
-                await original_handle(self, messages)
-                items, self._bench_buffer = self._bench_buffer, None
-                await publish_batches(self._producer, self._topics.routed, items)
-            finally:
-                self._bench_buffer = None
-
-        KafkaWorker._send = _send  # type: ignore[method-assign]
-        KafkaWorker._handle = _handle  # type: ignore[method-assign]
-
-    if "validate-json" in variants:
-        from adapters.kafka import KafkaWorker
-        from oversight import outbox
-        from oversight.schemas import DecisionIn
-
-        def _prepare(self: Any, message: Any) -> Any:
-            if message.value is None:
-                raise ValueError("the message has no value")
-            decision = DecisionIn.model_validate_json(message.value)
-            return self._oversight.prepare(
-                decision,
-                submitted_by=outbox.KAFKA_SUBMITTER,
-                default_id=f"kafka:{message.topic}:{message.partition}:{message.offset}",
-            )
-
-        KafkaWorker._prepare = _prepare  # type: ignore[method-assign]
 
     if "dump-once" in variants:
         from oversight import recorder
@@ -133,29 +92,26 @@ def patch(variants: set[str]) -> None:
             adapters.kafka.AIOKafkaConsumer, fetch_max_wait_ms=50
         )
 
+    if "plan-lookup" in variants:
+        from oversight import database, recorder, service
 
-async def publish_batches(producer: Any, topic: str, items: list[tuple[bytes, bytes]]) -> None:
-    """Publish ``(key, value)`` pairs with the producer's partitioner, one batch per
-    partition (more when one fills up), and wait until the broker has them all."""
-    if not items:
-        return
-    await producer.client._wait_on_metadata(topic)
-    batches: dict[int, Any] = {}
-    futures = []
-    for key, value in items:
-        partition = producer._partition(topic, None, key, value, key, value)
-        batch = batches.get(partition)
-        if batch is None:
-            batch = batches[partition] = producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None) is None:
-            batch.close()
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = batches[partition] = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)
-    for partition, batch in batches.items():
-        batch.close()
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-    await asyncio.gather(*futures)
+        def create_engine(url: str, **options: Any) -> Any:
+            if database.async_url(url).get_backend_name() == "postgresql":
+                options.setdefault("connect_args", {})  # no server_settings: plans as default
+            return database.create_engine(url, **options)
+
+        original_existing = recorder.DecisionRecorder._existing
+
+        async def _existing(connection: Any, decision_ids: list[str]) -> Any:
+            if connection.dialect.name != "postgresql":
+                return await original_existing(connection, decision_ids)
+            await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+            found = await original_existing(connection, decision_ids)
+            await connection.exec_driver_sql("SET LOCAL plan_cache_mode = auto")
+            return found
+
+        service.create_engine = create_engine  # type: ignore[assignment]
+        recorder.DecisionRecorder._existing = staticmethod(_existing)  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
