@@ -40,6 +40,9 @@ class Submission:
 
     decision: DecisionIn
     decision_id: str
+    #: ``decision.model_dump(mode="json")``, made once: it is hashed for the body digest
+    #: and becomes the audit entry's payload.
+    dump: dict[str, Any]
     body_digest: str
     subject_ref: str
     submitted_by: str
@@ -51,8 +54,8 @@ class Submission:
     id_is_fresh: bool = False
 
     @staticmethod
-    def digest_of(decision: DecisionIn) -> str:
-        return sha256_hex(canonical_json(decision.model_dump(mode="json")))
+    def digest_of(dump: dict[str, Any]) -> str:
+        return sha256_hex(canonical_json(dump))
 
 
 @dataclass(frozen=True)
@@ -257,9 +260,7 @@ class DecisionRecorder:
             "model_version": decision.model_version,
             "inputs": decision.inputs,
             "protected": decision.protected,
-            "explanation": (
-                decision.explanation.model_dump(mode="json") if decision.explanation else None
-            ),
+            "explanation": submission.dump["explanation"],
             "context": decision.context,
             "occurred_at": decision.occurred_at,
             "recorded_at": now,
@@ -286,7 +287,9 @@ class DecisionRecorder:
                 "created_at": now,
                 "due_at": now + timedelta(hours=sla),
             }
-        record = decision.model_dump(mode="json", exclude={"subject_id", "decision_id"})
+        record = {
+            k: v for k, v in submission.dump.items() if k not in ("subject_id", "decision_id")
+        }
         head.add(
             "decision_recorded",
             {

@@ -172,11 +172,13 @@ class Oversight:
                 field="decision_type",
             )
         given_id = decision.decision_id or default_id
+        dump = decision.model_dump(mode="json")
         return Submission(
             decision=decision,
             decision_id=given_id or str(uuid.uuid4()),
             id_is_fresh=given_id is None,
-            body_digest=Submission.digest_of(decision),
+            dump=dump,
+            body_digest=Submission.digest_of(dump),
             subject_ref=self._pseudonymise(decision.subject_id),
             submitted_by=submitted_by,
             system=system,
