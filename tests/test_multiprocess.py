@@ -154,3 +154,42 @@ def test_database_outage_gives_503_and_writes_nothing(postgres_url: str, tmp_pat
         relay.close()
     assert report["ok"] is True
     assert report["entries"] == 1 + 2 * 2
+
+
+def test_proxied_decision_during_an_outage_is_503_and_not_released(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from tests.adapters.conftest import POLICY, ROUTES
+    from tests.servers import start_upstream
+
+    upstream_port, relay_port = free_port(), free_port()
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(ROUTES)
+    upstream = start_upstream(upstream_port, tmp_path / "upstream.log")
+    relay = _Relay(relay_port, 5432)
+    relay.start()
+    app = create_app(
+        Settings(
+            db=postgres_url.replace(":5432/", f":{relay_port}/"),
+            subject_key="s",
+            receipt_key="r",
+            upstream=f"http://127.0.0.1:{upstream_port}",
+            routes=routes,
+        ),
+        policy=parse_policy(POLICY.format(upstream=upstream_port)),
+    )
+    body = {"candidate_id": "c-1", "features": {"years_experience": 9}}
+    try:
+        with TestClient(app) as client:
+            assert client.post("/v1/score", json=body).status_code == 200
+            relay.cut()
+            down = client.post("/v1/score", json=body)
+            assert down.status_code == 503
+            assert down.json()["error"] == "storage_unavailable"
+            assert "x-oversight-decision-id" not in down.headers
+            assert "shortlist" not in down.text  # the upstream's answer is not released
+            relay.start()
+            assert client.post("/v1/score", json=body).status_code == 200
+    finally:
+        relay.close()
+        stop(upstream)

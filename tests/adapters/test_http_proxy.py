@@ -122,6 +122,18 @@ def test_sidecar_routes_still_answer(stack: Stack) -> None:
     assert httpx.get(f"{stack.sidecar}/healthz").json() == {"status": "ok"}
     metrics = httpx.get(f"{stack.sidecar}/metrics").text
     assert "oversight_proxy_requests_total" in metrics
+    # a path with parameters is the sidecar's own (it asks for a key; the upstream would 404)
+    own = httpx.get(f"{stack.sidecar}/v1/decisions/some-id")
+    assert own.status_code == 401 and own.headers["www-authenticate"] == "Bearer"
+    # one slash off one of its routes: the sidecar redirects, as its router always did
+    slash = httpx.get(f"{stack.sidecar}/healthz/")
+    assert slash.status_code == 307 and slash.headers["location"].endswith("/healthz")
+
+
+def test_proxied_requests_keep_the_body_limit(stack: Stack) -> None:
+    response = httpx.post(f"{stack.sidecar}/v1/echo-anything", content=b"x" * 2_000_000)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
 
 
 def _audit_kinds(stack: Stack) -> list[str]:
