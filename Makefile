@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/python examples/demo.py
 
 lint: install
-	$(BIN)/ruff check oversight adapters tests examples
+	$(BIN)/ruff check oversight adapters fairness tests examples
 	$(BIN)/mypy
 
 test: lint
