@@ -15,7 +15,7 @@ from oversight.policy import Policy
 from oversight.receipts import receipt_hash
 from oversight.review import review_history
 from oversight.schemas import DecisionRecord, ExplanationFactor, WorkerExplanation
-from oversight.tables import complaints, decisions, review_tasks
+from oversight.tables import complaints, decisions, protected_attributes, review_tasks
 
 MAIN_FACTORS = 5
 HOW_TO_COMPLAIN = (
@@ -64,10 +64,16 @@ class DecisionReader:
                     .all()
                 )
                 history = await review_history(connection, task_ids)
+                protected = None
+                if principal.role == "admin":  # nobody else reads protected attributes
+                    protected = await connection.scalar(
+                        select(protected_attributes.c.attributes).where(
+                            protected_attributes.c.decision_id == decision_id
+                        )
+                    )
         data["subject_ref"] = data.pop("subject_hash")
         data["reviews"] = history
-        if principal.role != "admin":
-            data["protected"] = None
+        data["protected"] = protected
         return DecisionRecord.model_validate(data)
 
     async def explain(self, receipt: str) -> WorkerExplanation:

@@ -37,6 +37,24 @@ class Metrics:
             ["system", "check", "severity"],
             registry=r,
         )
+        self.bias_impact_ratio = Gauge(
+            "oversight_bias_impact_ratio",
+            "Selection rate over the reference group's, in the bias window",
+            ["system", "decision_type", "attribute", "group"],
+            registry=r,
+        )
+        self.bias_selection_rate = Gauge(
+            "oversight_bias_selection_rate",
+            "Share of favourable decisions in the bias window",
+            ["system", "decision_type", "attribute", "group"],
+            registry=r,
+        )
+        self.bias_findings = Counter(
+            "oversight_bias_findings",
+            "Bias findings raised (a group's impact ratio left the band with enough data)",
+            ["system", "decision_type", "attribute"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "oversight_review_queue_depth",
             "Review tasks not yet decided",

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from fairness import BiasPolicy
 from oversight.errors import PolicyError
 from oversight.yaml_files import parse_yaml_model, read_yaml_model
 
@@ -38,6 +39,9 @@ class DecisionTypePolicy(BaseModel):
     qa_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     review_sla_hours: int | None = Field(default=None, ge=1, le=24 * 365)
     four_eyes: bool | None = None
+    bias: BiasPolicy | None = Field(
+        default=None, description="A bias check over a window of this type's decisions"
+    )
 
     @property
     def is_human_only(self) -> bool:

@@ -29,7 +29,7 @@ from oversight.policy import DecisionTypePolicy, SystemPolicy
 from oversight.receipts import ReceiptIssuer, receipt_hash
 from oversight.routing import CheckedFinding, route
 from oversight.schemas import DecisionAccepted, DecisionIn, Finding
-from oversight.tables import decisions, review_tasks, systems
+from oversight.tables import decisions, protected_attributes, review_tasks, systems
 
 logger = logging.getLogger(__name__)
 
@@ -154,12 +154,13 @@ class DecisionRecorder:
                 results: list[Recorded | OversightError] = []
                 decision_rows: list[dict[str, Any]] = []
                 task_rows: list[dict[str, Any]] = []
+                protected_rows: list[dict[str, Any]] = []
                 for submission in batch:
                     previous = existing.get(submission.decision_id)
                     if previous is not None:
                         results.append(self._replay(submission, previous))
                         continue
-                    recorded, decision_row, task_row = self._new(
+                    recorded, decision_row, task_row, protected_row = self._new(
                         submission,
                         halted=submission.decision.system_id in halted,
                         now=now,
@@ -167,11 +168,13 @@ class DecisionRecorder:
                     )
                     existing[submission.decision_id] = decision_row
                     decision_rows.append(decision_row)
+                    protected_rows.append(protected_row)
                     if task_row is not None:
                         task_rows.append(task_row)
                     results.append(recorded)
                 if decision_rows:
                     await connection.execute(insert(decisions), decision_rows)
+                    await connection.execute(insert(protected_attributes), protected_rows)
                 if task_rows:
                     await connection.execute(insert(review_tasks), task_rows)
                 appended = await head.write(connection)
@@ -240,7 +243,7 @@ class DecisionRecorder:
 
     def _new(
         self, submission: Submission, *, halted: bool, now: datetime, head: ChainHead
-    ) -> tuple[Recorded, dict[str, Any], dict[str, Any] | None]:
+    ) -> tuple[Recorded, dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
         decision = submission.decision
         decision_id = submission.decision_id
         routing = route(submission.findings, submission.decision_type, halted=halted)
@@ -259,7 +262,6 @@ class DecisionRecorder:
             "score": decision.score,
             "model_version": decision.model_version,
             "inputs": decision.inputs,
-            "protected": decision.protected,
             "explanation": submission.dump["explanation"],
             "context": decision.context,
             "occurred_at": decision.occurred_at,
@@ -287,9 +289,16 @@ class DecisionRecorder:
                 "created_at": now,
                 "due_at": now + timedelta(hours=sla),
             }
+        # The protected attributes live apart (``protected_attributes``); the chain holds
+        # their digest, so they are tamper-evident without being copied into the log.
         record = {
-            k: v for k, v in submission.dump.items() if k not in ("subject_id", "decision_id")
+            k: v
+            for k, v in submission.dump.items()
+            if k not in ("subject_id", "decision_id", "protected")
         }
+        record["protected_digest"] = (
+            None if decision.protected is None else sha256_hex(canonical_json(decision.protected))
+        )
         head.add(
             "decision_recorded",
             {
@@ -323,4 +332,11 @@ class DecisionRecorder:
             receipt=receipt,
             findings=routing.public_findings,
         )
-        return Recorded(accepted, created=True), row, task_row
+        protected_row = {
+            "decision_id": decision_id,
+            "system_id": decision.system_id,
+            "decision_type": decision.decision_type,
+            "attributes": decision.protected,
+            "recorded_at": now,
+        }
+        return Recorded(accepted, created=True), row, task_row, protected_row

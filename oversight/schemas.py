@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from fairness import BiasFinding, BiasPolicy, FairnessReport
+
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
 Severity = Literal["info", "warning", "critical"]
 DecisionStatus = Literal[
@@ -241,3 +243,43 @@ class VerifyReport(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     detail: str
+
+
+class LabelIn(BaseModel):
+    """Ground truth for a decision, known later: the outcome that proved right, or
+    directly whether it was favourable to the person. Exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    favourable: bool | None = None
+    outcome: JsonValue = None
+
+    @field_validator("outcome")
+    @classmethod
+    def _outcome_is_small(cls, outcome: JsonValue) -> JsonValue:
+        if isinstance(outcome, (dict, list)):
+            raise ValueError("outcome must be a single value, such as 'hire'")
+        return outcome
+
+
+class LabelRecorded(BaseModel):
+    decision_id: str
+    favourable: bool
+    outcome: JsonValue = None
+    labelled_at: datetime
+    labelled_by: str
+
+
+class DecisionTypeFairness(BaseModel):
+    decision_type: str
+    policy: BiasPolicy
+    report: FairnessReport | None = Field(description="None until the first computation")
+    open_findings: list[BiasFinding]
+    decisions_without_score: int = Field(
+        description="Decisions a score rule could not judge for want of a score (not counted)"
+    )
+
+
+class SystemFairness(BaseModel):
+    system_id: str
+    decision_types: list[DecisionTypeFairness]

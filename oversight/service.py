@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oversight import audit, server_secrets
+from oversight.bias import BiasMonitor
 from oversight.clock import Clock, utcnow
 from oversight.complaints import ComplaintDesk
 from oversight.database import (
@@ -30,6 +31,7 @@ from oversight.database import (
 )
 from oversight.decisions import DecisionReader
 from oversight.errors import ConfigurationError, UnknownSystem
+from oversight.labels import GroundTruth
 from oversight.metrics import Metrics
 from oversight.policy import Policy, load_policy
 from oversight.pseudonyms import Pseudonymiser
@@ -40,6 +42,7 @@ from oversight.routing import check
 from oversight.schemas import DecisionIn
 from oversight.settings import Settings
 from oversight.systems import HaltSwitch
+from oversight.tables import policies
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,14 @@ class Oversight:
             clock=clock,
         )
         self.decisions = DecisionReader(engine, policy=policy)
+        self.labels = GroundTruth(engine, policy=policy, clock=clock)
+        self.bias = BiasMonitor(
+            engine,
+            policy,
+            metrics=self.metrics,
+            clock=clock,
+            refresh_seconds=settings.bias_refresh_seconds,
+        )
         self.halt_switch = HaltSwitch(engine, policy=policy, clock=clock)
 
     @classmethod
@@ -131,21 +142,41 @@ class Oversight:
             try:
                 yield oversight
             finally:
+                await oversight.bias.stop()
                 await oversight.recorder.stop()
         finally:
             await engine.dispose()
 
     async def start(self) -> None:
-        """Start the recorder and log which policy is in force."""
+        """Start the recorder and the bias checks; log and keep the policy in force."""
         await self.recorder.start()
+        now = self.clock()
         with storage_errors("recording the policy"):
             async with self.engine.begin() as connection:
                 await audit.append(
                     connection,
                     "policy_loaded",
                     {"digest": self.policy.digest, "systems": sorted(self.policy.systems)},
-                    at=self.clock(),
+                    at=now,
                 )
+                known = await connection.scalar(
+                    select(policies.c.digest).where(policies.c.digest == self.policy.digest)
+                )
+                if known is None:
+                    await connection.execute(
+                        insert(policies).values(
+                            digest=self.policy.digest,
+                            policy=self.policy.model_dump(mode="json"),
+                            loaded_at=now,
+                        )
+                    )
+                else:
+                    await connection.execute(
+                        update(policies)
+                        .where(policies.c.digest == self.policy.digest)
+                        .values(loaded_at=now)
+                    )
+        await self.bias.start()
 
     async def submit(self, decision: DecisionIn, *, submitted_by: str) -> Recorded:
         """Check, record durably and route one decision."""
@@ -183,7 +214,7 @@ class Oversight:
             submitted_by=submitted_by,
             system=system,
             decision_type=decision_type,
-            findings=check(decision, system),
+            findings=check(decision, system) + self.bias.findings_for(decision),
         )
 
     async def record_event(

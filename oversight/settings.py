@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     claim_minutes: int = Field(default=15, ge=1, le=24 * 60, description="Review claim lease")
     default_review_sla_hours: int = Field(default=72, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    bias_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often the bias checks take in new decisions and recompute",
+    )
     batch_max_size: int = Field(
         default=256, ge=1, description="Most decisions written in one transaction"
     )

@@ -99,7 +99,6 @@ decisions = Table(
     Column("score", Float),
     Column("model_version", String(200)),
     Column("inputs", JSON, nullable=False),
-    Column("protected", JSON),
     Column("explanation", JSON),
     Column("context", JSON),
     Column("occurred_at", UTCDateTime()),
@@ -113,6 +112,60 @@ decisions = Table(
     Column("receipt_nonce", String(64), nullable=False),
     Column("receipt_hash", String(64), nullable=False, unique=True),
     Index("ix_decisions_system_subject", "system_id", "subject_hash"),
+)
+
+#: Protected attributes, apart from the decision and its inputs: admins and the bias
+#: checks read them, reviewers never do. Every decision has a row (``attributes`` NULL
+#: when it came without), so a bias window counts missing data instead of skipping it.
+#: ``seq`` is given out while the writer holds the chain lock, so it runs in commit order
+#: and the bias monitor can follow new decisions with ``seq > last seen``.
+protected_attributes = Table(
+    "protected_attributes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", ForeignKey("decisions.decision_id"), nullable=False, unique=True),
+    Column("system_id", String(200), nullable=False),
+    Column("decision_type", String(200), nullable=False),
+    Column("attributes", JSON),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Index("ix_protected_attributes_type_seq", "system_id", "decision_type", "seq"),
+)
+
+#: Ground truth that arrived after the decision (``POST /v1/decisions/{id}/label``).
+decision_labels = Table(
+    "decision_labels",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", ForeignKey("decisions.decision_id"), nullable=False, unique=True),
+    Column("favourable", Boolean, nullable=False),
+    Column("outcome", JSON),
+    Column("labelled_at", UTCDateTime(), nullable=False),
+    Column("labelled_by", String(200), nullable=False),
+)
+
+#: Bias findings, open while ``cleared_at`` is NULL; one open row per affected group.
+bias_findings = Table(
+    "bias_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("system_id", String(200), nullable=False),
+    Column("decision_type", String(200), nullable=False),
+    Column("attributes", String(1000), nullable=False),
+    Column("affected_group", String(1000), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("raised_at", UTCDateTime(), nullable=False),
+    Column("cleared_at", UTCDateTime()),
+    Index("ix_bias_findings_open", "system_id", "decision_type", "cleared_at"),
+)
+
+#: Each policy the server ran with, so tools such as ``oversight fairness report`` can
+#: use the one in force without being given the file.
+policies = Table(
+    "policies",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("policy", JSON, nullable=False),
+    Column("loaded_at", UTCDateTime(), nullable=False),
 )
 
 review_tasks = Table(

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oversight import plugins, server_secrets
-from oversight.api import complaints, decisions, operations, reviews
+from oversight.api import complaints, decisions, fairness, operations, reviews
 from oversight.clock import Clock, utcnow
 from oversight.database import storage_errors
 from oversight.errors import (
@@ -76,7 +76,7 @@ def create_app(
     )
     app.add_exception_handler(OversightError, _oversight_error)
     app.add_exception_handler(HTTPException, _http_error)
-    routers = [module.router for module in (decisions, reviews, complaints, operations)]
+    routers = [module.router for module in (decisions, reviews, complaints, fairness, operations)]
     for router in routers:
         app.include_router(router)
     if proxy is not None:

@@ -129,6 +129,22 @@ ENDPOINTS: dict[str, tuple[Call, dict[Who, int]]] = {
         ),
         {"admin": 403, "alice": 200, "mallory": 403, "ingest": 403},
     ),
+    "POST /v1/decisions/{id}/label": (
+        lambda c, k, w, s: (
+            c.post(
+                f"/v1/decisions/{s['held']['decision_id']}/label",
+                headers=headers(k, w),
+                json={"favourable": False},
+            ).status_code
+        ),
+        {"admin": 403, "alice": 403, "mallory": 403, "ingest": 201},
+    ),
+    "GET /v1/systems/{id}/fairness": (
+        lambda c, k, w, s: (
+            c.get("/v1/systems/cv-screening/fairness", headers=headers(k, w)).status_code
+        ),
+        {"admin": 200, "alice": 200, "mallory": 403, "ingest": 403},
+    ),
     "GET /v1/audit/verify": (
         lambda c, k, w, s: c.get("/v1/audit/verify", headers=headers(k, w)).status_code,
         {"admin": 200, "alice": 403, "mallory": 403, "ingest": 403},
