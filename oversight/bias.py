@@ -129,8 +129,12 @@ class BiasMonitor:
         metrics: Metrics,
         clock: Clock,
         refresh_seconds: float,
+        record_findings: bool = True,
     ) -> None:
+        """``record_findings=False`` computes reports without raising or clearing anything
+        (for a read-only tool such as ``oversight fairness report``)."""
         self._engine = engine
+        self._record_findings = record_findings
         self._reader = read_only(engine)
         self._metrics = metrics
         self._clock = clock
@@ -193,7 +197,8 @@ class BiasMonitor:
                     )
                     check.changed = False
                     self._publish(check)
-                    await self._sync_findings(check)
+                    if self._record_findings:
+                        await self._sync_findings(check)
 
     def report(self, system_id: str, decision_type: str) -> FairnessReport | None:
         check = self.checks.get((system_id, decision_type))

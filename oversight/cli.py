@@ -1,4 +1,4 @@
-"""The ``oversight`` command: serve, keys, audit, db.
+"""The ``oversight`` command: serve, kafka, keys, audit, fairness, webhooks, db.
 
 Errors go to stderr with what to do, and exit 2 for configuration problems; results go
 to stdout, as JSON with ``--format json`` when a program reads them.
@@ -9,67 +9,28 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import logging
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from oversight import audit, server_secrets
+from oversight.cli_options import (
+    db_option,
+    log_level_option,
+    long_running,
+    policy_option,
+    run,
+    settings_from,
+)
 from oversight.clock import utcnow
 from oversight.database import create_engine, storage_errors, upgrade
-from oversight.errors import ConfigurationError, OversightError
+from oversight.errors import ConfigurationError
+from oversight.fairness_cli import fairness
 from oversight.keys import ROLES, create_key
 from oversight.policy import load_policy
 from oversight.service import prepare_schema
 from oversight.settings import Settings
-
-T = TypeVar("T")
-_db_option = click.option(
-    "--db",
-    "db",
-    default=None,
-    metavar="URL",
-    help="sqlite:///path.db or postgresql://user@host:5432/db [env OVERSIGHT_DB]",
-)
-
-
-_policy_option = click.option(
-    "--policy",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Policy YAML file [env OVERSIGHT_POLICY]",
-)
-_log_level_option = click.option("--log-level", default=None, help="debug, info, warning, error")
-
-
-def _long_running(settings: Settings) -> None:
-    """What a server or worker process needs before it starts: logging, a policy, and
-    fewer young-generation collections (requests make many short-lived objects)."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    if settings.policy is None:
-        raise click.UsageError("Give the policy file: --policy FILE or OVERSIGHT_POLICY.")
-    gc.set_threshold(50_000, 20, 20)
-
-
-def _settings(**flags: Any) -> Settings:
-    """Flags win over OVERSIGHT_* environment variables, which win over defaults."""
-    try:
-        return Settings(**{k: v for k, v in flags.items() if v is not None})
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
-def _run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        return asyncio.run(coroutine())
-    except OversightError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(2)
 
 
 @click.group()
@@ -80,8 +41,8 @@ def main() -> None:
 
 
 @main.command()
-@_db_option
-@_policy_option
+@db_option
+@policy_option
 @click.option("--host", default=None, help="Address to listen on [default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port to listen on [default 8080]")
 @click.option(
@@ -96,7 +57,7 @@ def main() -> None:
     default=None,
     help="Which upstream requests are decisions [env OVERSIGHT_ROUTES]",
 )
-@_log_level_option
+@log_level_option
 def serve(
     db: str | None,
     policy: Path | None,
@@ -111,7 +72,7 @@ def serve(
 
     from oversight.api import create_app
 
-    settings = _settings(
+    settings = settings_from(
         db=db,
         policy=policy,
         host=host,
@@ -120,7 +81,7 @@ def serve(
         routes=routes,
         log_level=log_level,
     )
-    _long_running(settings)
+    long_running(settings)
     assert settings.policy is not None
     try:
         loaded = load_policy(settings.policy)
@@ -139,8 +100,8 @@ def serve(
 
 
 @main.command()
-@_db_option
-@_policy_option
+@db_option
+@policy_option
 @click.option(
     "--bootstrap",
     default=None,
@@ -154,7 +115,7 @@ def serve(
     default=None,
     help="Serve Prometheus metrics on this port [env OVERSIGHT_METRICS_PORT]",
 )
-@_log_level_option
+@log_level_option
 def kafka(
     db: str | None,
     policy: Path | None,
@@ -164,7 +125,7 @@ def kafka(
     log_level: str | None,
 ) -> None:
     """Consume decisions from Kafka: record, check, route; publish results and outcomes."""
-    settings = _settings(
+    settings = settings_from(
         db=db,
         policy=policy,
         kafka_bootstrap=bootstrap,
@@ -176,8 +137,8 @@ def kafka(
         raise click.UsageError(
             "Give the broker: --bootstrap HOST:PORT or OVERSIGHT_KAFKA_BOOTSTRAP."
         )
-    _long_running(settings)
-    _run(lambda: _consume(settings))
+    long_running(settings)
+    run(lambda: _consume(settings))
 
 
 async def _consume(settings: Settings) -> None:
@@ -220,12 +181,12 @@ def keys() -> None:
 
 
 @keys.command("create")
-@_db_option
+@db_option
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True, help="For reviewers: the name listed in the policy")
 def keys_create(db: str | None, role: str, name: str) -> None:
     """Create a key and print it alone on the last line."""
-    settings = _settings(db=db)
+    settings = settings_from(db=db)
 
     async def create() -> str:
         engine = create_engine(settings.db)
@@ -236,7 +197,7 @@ def keys_create(db: str | None, role: str, name: str) -> None:
         finally:
             await engine.dispose()
 
-    key = _run(create)
+    key = run(create)
     click.echo(f"created {role} key for {name!r}; store it now, it is not shown again:", err=True)
     click.echo(key)
 
@@ -247,11 +208,11 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@_db_option
+@db_option
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
 def audit_verify(db: str | None, output: str) -> None:
     """Walk the hash chain; exit 0 when intact, 1 naming the first bad entry."""
-    settings = _settings(db=db)
+    settings = settings_from(db=db)
     show_progress = output == "text" and sys.stderr.isatty()
 
     async def verify() -> audit.VerifyResult:
@@ -273,7 +234,7 @@ def audit_verify(db: str | None, output: str) -> None:
         finally:
             await engine.dispose()
 
-    result = _run(verify)
+    result = run(verify)
     if output == "json":
         click.echo(
             json.dumps(
@@ -302,10 +263,10 @@ def webhooks() -> None:
 
 
 @webhooks.command("secret")
-@_db_option
+@db_option
 def webhooks_secret(db: str | None) -> None:
     """Print the key that signs outcome webhooks (OVERSIGHT_WEBHOOK_SECRET when set)."""
-    settings = _settings(db=db)
+    settings = settings_from(db=db)
 
     async def read() -> bytes:
         engine = create_engine(settings.db)
@@ -316,7 +277,7 @@ def webhooks_secret(db: str | None) -> None:
         finally:
             await engine.dispose()
 
-    click.echo(_run(read).decode())
+    click.echo(run(read).decode())
 
 
 @main.group()
@@ -325,10 +286,10 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_db_option
+@db_option
 def db_upgrade(db: str | None) -> None:
     """Migrate the schema to this version (safe with several processes)."""
-    settings = _settings(db=db)
+    settings = settings_from(db=db)
 
     async def migrate() -> None:
         engine = create_engine(settings.db)
@@ -338,5 +299,8 @@ def db_upgrade(db: str | None) -> None:
         finally:
             await engine.dispose()
 
-    _run(migrate)
+    run(migrate)
     click.echo("database schema is up to date")
+
+
+main.add_command(fairness)
