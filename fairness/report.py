@@ -13,13 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    false_negative_rate,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
+from fairlearn.metrics import MetricFrame, selection_rate
 from pydantic import BaseModel, Field
 
 from fairness.counts import Counts
@@ -139,12 +133,28 @@ def _weighted_count(y_true: Any, y_pred: Any, sample_weight: Any) -> float:
     return float(np.sum(sample_weight))
 
 
+def _rate_among(truth: int, predicted: int) -> Any:
+    """Among the people whose ground truth is ``truth``, the share predicted
+    ``predicted``: the false positive, false negative and true positive rates, computed
+    as fairlearn's functions do from the confusion matrix, without their per-call input
+    validation (two thirds of a report's time). Undefined groups are set to None later."""
+
+    def rate(y_true: Any, y_pred: Any, sample_weight: Any) -> float:
+        among = y_true == truth
+        denominator = float(np.sum(sample_weight[among]))
+        hits = float(np.sum(sample_weight[among & (y_pred == predicted)]))
+        return hits / denominator if denominator else 0.0
+
+    return rate
+
+
+#: Decisions without ground truth weigh 0 in the error rates (``labelled_weight``).
 _ALL_ROWS = {"count": _weighted_count, "selection_rate": selection_rate}
 _LABELLED_ROWS = {
     "labelled": _weighted_count,
-    "false_positive_rate": false_positive_rate,
-    "false_negative_rate": false_negative_rate,
-    "true_positive_rate": true_positive_rate,
+    "false_positive_rate": _rate_among(truth=0, predicted=1),
+    "false_negative_rate": _rate_among(truth=1, predicted=0),
+    "true_positive_rate": _rate_among(truth=1, predicted=1),
 }
 
 
@@ -160,11 +170,7 @@ def _attribute_report(
             demographic_parity_ratio=None, equal_opportunity_difference=None,
             equalized_odds_difference=None, groups=[],
         )  # fmt: skip
-    metrics = _by_group(frame, grouping, _ALL_ROWS, "weight")
-    labelled = frame[frame["labelled_weight"] > 0]
-    if not labelled.empty:  # error rates only where ground truth is known
-        by_truth = _by_group(labelled, grouping, _LABELLED_ROWS, "labelled_weight")
-        metrics = metrics.join(by_truth)
+    metrics = _by_group(frame, grouping)
     tallies = _tallies(frame, grouping)
     rows = []
     for key, values in metrics.iterrows():
@@ -200,16 +206,17 @@ def _attribute_report(
     )
 
 
-def _by_group(
-    frame: pd.DataFrame, grouping: list[str], functions: dict[str, Any], weights: str
-) -> pd.DataFrame:
-    weight = frame[weights].to_numpy()
+def _by_group(frame: pd.DataFrame, grouping: list[str]) -> pd.DataFrame:
+    weight, labelled_weight = frame["weight"].to_numpy(), frame["labelled_weight"].to_numpy()
     return MetricFrame(
-        metrics=functions,
+        metrics={**_ALL_ROWS, **_LABELLED_ROWS},
         y_true=frame["y_true"].to_numpy(),
         y_pred=frame["y_pred"].to_numpy(),
         sensitive_features=frame[grouping],
-        sample_params={name: {"sample_weight": weight} for name in functions},
+        sample_params={
+            **{name: {"sample_weight": weight} for name in _ALL_ROWS},
+            **{name: {"sample_weight": labelled_weight} for name in _LABELLED_ROWS},
+        },
     ).by_group
 
 
@@ -242,7 +249,7 @@ def _group_row(
     group: dict[str, str], values: pd.Series, tally: _Tally, settings: ReportSettings
 ) -> GroupRow:
     def rate(name: str, denominator: int) -> float | None:
-        return float(values[name]) if denominator and name in values else None
+        return float(values[name]) if denominator else None
 
     return GroupRow(
         group=group,
