@@ -29,6 +29,7 @@ _SCHEME_ALIASES = {"postgres": "postgresql"}
 #: Any constant will do: two processes upgrading one PostgreSQL take turns on it.
 _MIGRATION_LOCK_ID = 7_461_001
 _READ_ONLY = "oversight_read_only"
+_MIGRATING = "oversight_migrating"
 
 
 def async_url(url: str) -> URL:
@@ -93,6 +94,10 @@ def _make_sqlite_durable_and_serial(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(_MIGRATING):
+            # Outside a transaction, or SQLite ignores it: a migration that rebuilds a
+            # table (drop a column) must drop the old one while other tables refer to it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         if connection.get_execution_options().get(_READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a snapshot; takes no write lock
         else:
@@ -124,6 +129,13 @@ def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})"))
     command.upgrade(_alembic_config(connection), "head")
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise ConfigurationError(
+                f"The schema upgrade would leave {len(broken)} rows referring to rows that do "
+                f"not exist (first: {tuple(broken[0])}); nothing was changed."
+            )
 
 
 def _revision_state(connection: Connection) -> tuple[str | None, str | None]:
@@ -134,8 +146,19 @@ def _revision_state(connection: Connection) -> tuple[str | None, str | None]:
 
 async def upgrade(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (safe to run from two processes at once)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    async with engine.connect() as connection:
+        if engine.dialect.name != "sqlite":
+            async with connection.begin():
+                await connection.run_sync(_upgrade)
+            return
+        # SQLite: foreign keys off for the migration (checked at its end instead), and the
+        # connection is not given back to the pool, so none is ever used without them.
+        migrating = await connection.execution_options(**{_MIGRATING: True})
+        try:
+            async with migrating.begin():
+                await migrating.run_sync(_upgrade)
+        finally:
+            await migrating.invalidate()
 
 
 async def revision_state(engine: AsyncEngine) -> tuple[str | None, str | None]:
