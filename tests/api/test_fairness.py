@@ -264,3 +264,24 @@ def _audit_kinds(db_url: str) -> list[str]:
             await engine.dispose()
 
     return asyncio.run(kinds())
+
+
+def test_a_window_of_days_lets_old_decisions_go(
+    settings: Settings, clock: FakeClock, keys: Keys
+) -> None:
+    policy = parse_policy(POLICY.replace(f"{{decisions: {WINDOW}}}", "{days: 7}"))
+    app = create_app(
+        settings.model_copy(update={"bias_refresh_seconds": 3600}), policy=policy, clock=clock
+    )
+    with TestClient(app) as client:
+        stream(client, keys, 30, seed=4)
+        assert report_of(client, keys)["report"]["decisions"] == 30
+        clock.advance(days=5)
+        rows = stream(client, keys, 20, seed=5)
+        assert report_of(client, keys)["report"]["decisions"] == 50
+        clock.advance(days=3)  # the first 30 are now 8 days old
+        report = report_of(client, keys)["report"]
+        assert_report_equals_batch(report, rows)
+    # a restart rebuilds the same window from the database
+    with TestClient(create_app(settings, policy=policy, clock=clock)) as client:
+        assert report_of(client, keys)["report"] == report
