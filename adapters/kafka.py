@@ -5,7 +5,9 @@ recorded in one transaction, its routing results are published to ``oversight.ro
 and only then are its offsets committed. Anything that fails on the way (the database,
 the broker) rewinds the consumer to the batch's first offsets and tries again after a
 backoff: nothing uncommitted is ever taken as done, and since recording is idempotent by
-decision id, a redelivered message is recorded once. A message without a
+decision id, a redelivered message is recorded once. While one batch is being written,
+the next is fetched and checked, so the database and this process work at the same time;
+a failure rewinds both. A message without a
 ``decision_id`` gets ``kafka:<topic>:<partition>:<offset>``, stable across redeliveries.
 
 Poison messages (not JSON, failing validation, an unknown system, an id reused with
@@ -25,18 +27,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
-from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
+from adapters.kafka_metrics import CountRebalances, KafkaMetrics
 from oversight import outbox
 from oversight.errors import OversightError, StorageUnavailable
 from oversight.recorder import Recorded, Submission
@@ -60,60 +61,18 @@ class Poison:
     reason: str
 
 
-class _Metrics:
-    def __init__(self, oversight: Oversight) -> None:
-        r = oversight.metrics.registry
-        self.consumed = Counter("oversight_kafka_consumed", "Messages consumed", registry=r)
-        self.recorded = Counter(
-            "oversight_kafka_recorded",
-            "Decisions recorded from Kafka (replays not counted)",
-            registry=r,
-        )
-        self.dead_lettered = Counter(
-            "oversight_kafka_dead_lettered",
-            "Messages sent to the dead-letter topic",
-            ["reason"],
-            registry=r,
-        )
-        self.batch_size = Histogram(
-            "oversight_kafka_batch_size",
-            "Messages per consumed batch",
-            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
-            registry=r,
-        )
-        self.lag = Histogram(
-            "oversight_kafka_end_to_end_lag_seconds",
-            "From the message's timestamp to its decision being durable",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-            registry=r,
-        )
-        self.commit_latency = Histogram(
-            "oversight_kafka_commit_seconds",
-            "Offset commit latency",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
-            registry=r,
-        )
-        self.rebalances = Counter(
-            "oversight_kafka_rebalances", "Partition assignments received", registry=r
-        )
-        self.retries = Counter(
-            "oversight_kafka_batch_retries",
-            "Batches rewound after a failure",
-            ["cause"],
-            registry=r,
-        )
+#: What one ``getmany`` returned: records by partition.
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
-class _CountRebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, metrics: _Metrics) -> None:
-        self._metrics = metrics
+@dataclass
+class Prepared:
+    """A batch checked and ready to record: submissions with their source messages, and
+    the poison that goes to the dead-letter topic."""
 
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        """Offsets are committed after every batch, so there is nothing to save here."""
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        self._metrics.rebalances.inc()
-        logger.info("assigned partitions: %s", sorted(f"{p.topic}/{p.partition}" for p in assigned))
+    submissions: list[Submission] = field(default_factory=list)
+    sources: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
+    poison: list[Poison] = field(default_factory=list)
 
 
 class KafkaWorker:
@@ -137,7 +96,7 @@ class KafkaWorker:
         self._batch_size = batch_size
         self._flush_ms = flush_ms
         self._max_backoff = max_backoff_seconds
-        self._metrics = _Metrics(oversight)
+        self._metrics = KafkaMetrics(oversight.metrics.registry)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._partitioner = DefaultPartitioner()
@@ -152,42 +111,65 @@ class KafkaWorker:
         )
         self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, linger_ms=5)
         await self._start_with_backoff(stop)
-        self._consumer.subscribe([self._topics.decisions], listener=_CountRebalances(self._metrics))
+        self._consumer.subscribe([self._topics.decisions], listener=CountRebalances(self._metrics))
         publisher = asyncio.create_task(self._publish_outcomes(stop), name="kafka-outcomes")
         failures = 0
+        # One batch is written while the next is read and checked: the database's work
+        # on batch N overlaps this process's work on batch N+1. Offsets are still
+        # committed in order, each only after its batch is durable and published.
+        in_flight: tuple[Batch, asyncio.Task[None]] | None = None
         try:
             while not stop.is_set():
                 batch = await self._consumer.getmany(
                     timeout_ms=self._flush_ms, max_records=self._batch_size
                 )
-                messages = [m for partition in batch.values() for m in partition]
-                if not messages:
-                    continue
-                try:
-                    await self._handle(messages)
-                    await self._commit(batch)
-                    failures = 0
-                except (StorageUnavailable, KafkaError) as exc:
-                    failures += 1
-                    cause = "database" if isinstance(exc, StorageUnavailable) else "broker"
-                    self._metrics.retries.labels(cause=cause).inc()
-                    self._rewind(batch)
-                    delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
-                    logger.warning(
-                        "batch of %d not done (%s: %s); retrying in %.1f s",
-                        len(messages),
-                        cause,
-                        exc,
-                        delay,
-                    )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), delay)
+                prepared = self._prepare_batch(batch) if batch else None
+                if in_flight is not None:
+                    previous, task = in_flight
+                    in_flight = None
+                    try:
+                        await task
+                        failures = 0
+                    except (StorageUnavailable, KafkaError) as exc:
+                        failures += 1
+                        self._rewind(previous, batch)  # the one read since goes back too
+                        await self._back_off(stop, exc, failures, previous)
+                        continue
+                if prepared is not None:
+                    in_flight = (batch, asyncio.create_task(self._finish(batch, prepared)))
+            if in_flight is not None:  # stopping: let the batch being written finish
+                with contextlib.suppress(StorageUnavailable, KafkaError):
+                    await in_flight[1]
         finally:
+            if in_flight is not None and not in_flight[1].done():
+                in_flight[1].cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await in_flight[1]
             publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await publisher
             await self._consumer.stop()
             await self._producer.stop()
+
+    async def _back_off(
+        self, stop: asyncio.Event, exc: Exception, failures: int, batch: Batch
+    ) -> None:
+        cause = "database" if isinstance(exc, StorageUnavailable) else "broker"
+        self._metrics.retries.labels(cause=cause).inc()
+        delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
+        logger.warning(
+            "batch of %d not done (%s: %s); retrying in %.1f s",
+            sum(len(records) for records in batch.values()),
+            cause,
+            exc,
+            delay,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+
+    async def _finish(self, batch: Batch, prepared: Prepared) -> None:
+        await self._record_and_publish(prepared)
+        await self._commit(batch)
 
     async def _start_with_backoff(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None and self._producer is not None
@@ -206,18 +188,22 @@ class KafkaWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
 
-    async def _handle(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
+    def _prepare_batch(self, batch: Batch) -> Prepared:
+        """Validate and check each message; what cannot be recorded is poison."""
+        messages = [m for partition in batch.values() for m in partition]
         self._metrics.consumed.inc(len(messages))
         self._metrics.batch_size.observe(len(messages))
-        submissions: list[Submission] = []
-        sources: list[ConsumerRecord[bytes, bytes]] = []
-        poison: list[Poison] = []
+        prepared = Prepared()
         for message in messages:
             try:
-                submissions.append(self._prepare(message))
-                sources.append(message)
+                prepared.submissions.append(self._prepare(message))
+                prepared.sources.append(message)
             except (ValueError, ValidationError, OversightError) as exc:
-                poison.append(Poison(message, _reason(exc)))
+                prepared.poison.append(Poison(message, _reason(exc)))
+        return prepared
+
+    async def _record_and_publish(self, prepared: Prepared) -> None:
+        submissions, sources, poison = prepared.submissions, prepared.sources, prepared.poison
         results = await self._oversight.recorder.record_many(submissions) if submissions else []
         now = time.time()
         routed: list[tuple[bytes, bytes]] = []
@@ -300,20 +286,23 @@ class KafkaWorker:
             ],
         )
 
-    async def _commit(
-        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
+    async def _commit(self, batch: Batch) -> None:
         assert self._consumer is not None
         started = time.perf_counter()
         await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self._metrics.commit_latency.observe(time.perf_counter() - started)
 
-    def _rewind(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
-        """Fetch the batch again next time; nothing of it counts as done."""
+    def _rewind(self, *batches: Batch) -> None:
+        """Fetch these batches again next time; nothing of them counts as done."""
         assert self._consumer is not None
-        for tp, records in batch.items():
+        first: dict[TopicPartition, int] = {}
+        for batch in batches:
+            for tp, records in batch.items():
+                if records:
+                    first[tp] = min(first.get(tp, records[0].offset), records[0].offset)
+        for tp, offset in first.items():
             with contextlib.suppress(KafkaError, AssertionError, ValueError):
-                self._consumer.seek(tp, records[0].offset)
+                self._consumer.seek(tp, offset)
 
     async def _publish_outcomes(self, stop: asyncio.Event) -> None:
         """Publish final outcomes from the outbox to the outcomes topic."""
