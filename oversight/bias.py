@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fairness import (
@@ -38,15 +38,15 @@ from fairness import (
     build_report,
     group_of,
 )
-from oversight.audit import ChainHead
+from oversight.bias_findings import open_findings, sync_findings
 from oversight.clock import Clock
 from oversight.database import read_only, storage_errors
 from oversight.errors import StorageUnavailable
 from oversight.metrics import Metrics
 from oversight.policy import Policy
 from oversight.routing import CheckedFinding
-from oversight.schemas import DecisionIn, Finding
-from oversight.tables import bias_findings, decision_labels, decisions, protected_attributes
+from oversight.schemas import DecisionIn, DecisionTypeFairness, Finding, SystemFairness
+from oversight.tables import decision_labels, decisions, protected_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -198,11 +198,26 @@ class BiasMonitor:
                     check.changed = False
                     self._publish(check)
                     if self._record_findings:
-                        await self._sync_findings(check)
+                        await sync_findings(
+                            self._engine, check, metrics=self._metrics, now=self._clock()
+                        )
 
-    def report(self, system_id: str, decision_type: str) -> FairnessReport | None:
-        check = self.checks.get((system_id, decision_type))
-        return None if check is None else check.report
+    def system_fairness(self, system_id: str, decision_type: str | None = None) -> SystemFairness:
+        """What the checks of one system (or one of its types) know now."""
+        return SystemFairness(
+            system_id=system_id,
+            decision_types=[
+                DecisionTypeFairness(
+                    decision_type=name,
+                    policy=check.policy,
+                    report=check.report,
+                    open_findings=list(check.open.values()),
+                    decisions_without_score=check.without_score,
+                )
+                for (system, name), check in self.checks.items()
+                if system == system_id and decision_type in (None, name)
+            ],
+        )
 
     def findings_for(self, decision: DecisionIn) -> list[CheckedFinding]:
         """The bias finding a new decision carries while its type has an open finding."""
@@ -234,7 +249,7 @@ class BiasMonitor:
             ) or 0
             self._cursor = await self._window_start(connection) - 1
             for key, check in self.checks.items():
-                check.open = await _open_findings(connection, *key)
+                check.open = await open_findings(connection, *key)
         else:
             await self._take_labels(connection)
         while True:
@@ -325,55 +340,6 @@ class BiasMonitor:
                     gauge.remove(check.system_id, check.decision_type, *key)
         self._gauge_labels[(check.system_id, check.decision_type)] = labels
 
-    async def _sync_findings(self, check: BiasCheck) -> None:
-        """Raise the report's new findings and clear those it no longer has."""
-        assert check.report is not None
-        wanted = {f.key: f for f in check.report.findings}
-        if wanted.keys() == check.open.keys():
-            return
-        now = self._clock()
-        with storage_errors("recording a bias finding"):
-            async with self._engine.begin() as connection:
-                head = await ChainHead.lock(connection)
-                # Another replica may have been first: decide on what the database says.
-                check.open = await _open_findings(connection, check.system_id, check.decision_type)
-                where = {"system_id": check.system_id, "decision_type": check.decision_type}
-                for key, finding in wanted.items():
-                    if key in check.open:
-                        continue
-                    details = finding.model_dump(mode="json")
-                    await connection.execute(
-                        bias_findings.insert().values(
-                            **where, attributes=key[0], affected_group=key[1],
-                            details=details, raised_at=now,
-                        )
-                    )  # fmt: skip
-                    head.add("bias_finding_raised", {**where, **details}, at=now)
-                    self._metrics.bias_findings.labels(
-                        check.system_id, check.decision_type, key[0]
-                    ).inc()
-                for key, finding in check.open.items():
-                    if key in wanted:
-                        continue
-                    await connection.execute(
-                        update(bias_findings)
-                        .where(
-                            bias_findings.c.system_id == check.system_id,
-                            bias_findings.c.decision_type == check.decision_type,
-                            bias_findings.c.attributes == key[0],
-                            bias_findings.c.affected_group == key[1],
-                            bias_findings.c.cleared_at.is_(None),
-                        )
-                        .values(cleared_at=now)
-                    )
-                    head.add(
-                        "bias_finding_cleared",
-                        {**where, **finding.model_dump(mode="json")},
-                        at=now,
-                    )
-                await head.write(connection)
-        check.open = {key: wanted[key] for key in wanted}
-
 
 def _decision_rows() -> Any:
     """Each decision with what a bias check needs: group, outcome, score, ground truth."""
@@ -393,21 +359,3 @@ def _decision_rows() -> Any:
             decision_labels, decision_labels.c.decision_id == protected_attributes.c.decision_id
         )
     )
-
-
-async def _open_findings(
-    connection: AsyncConnection, system_id: str, decision_type: str
-) -> dict[tuple[str, str], BiasFinding]:
-    rows = await connection.execute(
-        select(bias_findings.c.attributes, bias_findings.c.affected_group, bias_findings.c.details)
-        .where(
-            bias_findings.c.system_id == system_id,
-            bias_findings.c.decision_type == decision_type,
-            bias_findings.c.cleared_at.is_(None),
-        )
-        .order_by(bias_findings.c.id)
-    )
-    return {
-        (row.attributes, row.affected_group): BiasFinding.model_validate(row.details)
-        for row in rows
-    }

@@ -21,7 +21,7 @@ from oversight.database import create_engine, read_only, revision_state, storage
 from oversight.errors import ConfigurationError
 from oversight.metrics import Metrics
 from oversight.policy import Policy, load_policy
-from oversight.schemas import DecisionTypeFairness, SystemFairness
+from oversight.schemas import SystemFairness
 from oversight.tables import policies
 
 _format_option = click.option(
@@ -73,18 +73,7 @@ def report(
                 await monitor.refresh()
         finally:
             await engine.dispose()
-        types = [
-            DecisionTypeFairness(
-                decision_type=name,
-                policy=check.policy,
-                report=check.report,
-                open_findings=list(check.open.values()),
-                decisions_without_score=check.without_score,
-            )  # fmt: skip
-            for (system, name), check in monitor.checks.items()
-            if system == system_id and decision_type in (None, name)
-        ]
-        return SystemFairness(system_id=system_id, decision_types=types)
+        return monitor.system_fairness(system_id, decision_type)
 
     result = run(build)
     if fmt == "json":

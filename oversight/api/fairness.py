@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from oversight.api.auth import AdminOrReviewer, Ingest, OversightDep
 from oversight.api.responses import AUTHED, BODY, errors
 from oversight.errors import NotFound, PermissionDenied
-from oversight.schemas import DecisionTypeFairness, LabelIn, LabelRecorded, SystemFairness
+from oversight.schemas import LabelIn, LabelRecorded, SystemFairness
 
 router = APIRouter()
 
@@ -59,18 +59,4 @@ async def fairness_report(
     if principal.role != "admin" and not oversight.policy.reviews(principal.name, system_id):
         raise PermissionDenied(f"Only admins and reviewers of {system_id!r} may read this.")
     await oversight.bias.refresh()
-    types = []
-    for name in system.decision_types:
-        check = oversight.bias.checks.get((system_id, name))
-        if check is None:
-            continue
-        types.append(
-            DecisionTypeFairness(
-                decision_type=name,
-                policy=check.policy,
-                report=check.report,
-                open_findings=list(check.open.values()),
-                decisions_without_score=check.without_score,
-            )
-        )
-    return SystemFairness(system_id=system_id, decision_types=types)
+    return oversight.bias.system_fairness(system_id)
