@@ -12,6 +12,7 @@ Format = Literal["table", "json", "csv"]
 CSV_COLUMNS = [
     "attributes", "group", "count", "favourable", "selection_rate", "selection_rate_low",
     "selection_rate_high", "impact_ratio", "impact_ratio_low", "impact_ratio_high",
+    "parity_difference",
     "labelled", "false_positive_rate", "false_negative_rate", "true_positive_rate", "verdict",
     "interval_excludes_threshold",
 ]  # fmt: skip
@@ -102,6 +103,7 @@ def _csv(report: FairnessReport) -> str:
                     attribute.label, row.label, row.count, row.favourable,
                     _raw(row.selection_rate), _raw(low_high[0]), _raw(low_high[1]),
                     _raw(row.impact_ratio), _raw(ratio_low_high[0]), _raw(ratio_low_high[1]),
+                    _raw(row.parity_difference),
                     row.labelled, _raw(row.false_positive_rate), _raw(row.false_negative_rate),
                     _raw(row.true_positive_rate), row.verdict,
                     "" if row.interval_excludes_threshold is None

@@ -36,6 +36,9 @@ class GroupRow(BaseModel):
         description="Selection rate over the reference group's; None when undefined"
     )
     impact_ratio_interval: tuple[float, float] | None
+    parity_difference: float | None = Field(
+        description="Selection rate minus the reference group's (demographic parity)"
+    )
     labelled: int
     false_positive_rate: float | None
     false_negative_rate: float | None
@@ -264,6 +267,7 @@ def _group_row(
         ),
         impact_ratio=None,
         impact_ratio_interval=None,
+        parity_difference=None,
         labelled=tally.labelled,
         false_positive_rate=rate("false_positive_rate", tally.negatives),
         false_negative_rate=rate("false_negative_rate", tally.positives),
@@ -300,6 +304,9 @@ def _judge(rows: list[GroupRow], reference: GroupRow | None, settings: ReportSet
     """Set each row's impact ratio, its interval and its verdict."""
     low, high = settings.threshold, 1 / settings.threshold
     for row in rows:
+        if reference is not None and row.selection_rate is not None:
+            assert reference.selection_rate is not None
+            row.parity_difference = row.selection_rate - reference.selection_rate
         if reference is None or row.count < settings.min_group_size:
             row.verdict = "insufficient_data"
             if (

@@ -139,6 +139,7 @@ def test_a_favoured_group_against_a_named_reference_is_a_finding_for_the_referen
     assert gender.reference == "f"
     m = next(r for r in gender.groups if r.label == "m")
     assert m.impact_ratio == pytest.approx(0.95 / 0.5) and m.verdict == "fail"
+    assert m.parity_difference == pytest.approx(0.45)
     (finding,) = [f for f in report.findings if f.attributes == ["gender"]]
     assert finding.affected_group == {"gender": "f"}  # the disadvantaged one
 
