@@ -65,13 +65,6 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
     options.setdefault("pool_pre_ping", True)
-    # asyncpg prepares every statement, and after five runs PostgreSQL may switch to a
-    # generic plan chosen while the tables were still small: the recorder's look-up of
-    # existing decision ids then became a sequential scan of all decisions (135 µs per
-    # decision at 200,000 rows against 7 µs with a plan made for the actual ids).
-    options.setdefault(
-        "connect_args", {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
-    )
     return create_async_engine(parsed, **options)
 
 
