@@ -195,12 +195,12 @@ class BiasMonitor:
                     check.report = await asyncio.to_thread(
                         build_report, counts, report_settings(check.policy)
                     )
-                    check.changed = False
                     self._publish(check)
                     if self._record_findings:
                         await sync_findings(
                             self._engine, check, metrics=self._metrics, now=self._clock()
                         )
+                    check.changed = False  # only once its findings are in the database
 
     def system_fairness(self, system_id: str, decision_type: str | None = None) -> SystemFairness:
         """What the checks of one system (or one of its types) know now."""
