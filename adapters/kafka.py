@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -64,16 +64,6 @@ class Poison:
 
 #: What one ``getmany`` returned: records by partition.
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-
-
-@dataclass
-class Prepared:
-    """A batch checked and ready to record: submissions with their source messages, and
-    the poison that goes to the dead-letter topic."""
-
-    submissions: list[Submission] = field(default_factory=list)
-    sources: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
-    poison: list[Poison] = field(default_factory=list)
 
 
 class KafkaWorker:
@@ -120,41 +110,34 @@ class KafkaWorker:
                 batch = await self._consumer.getmany(
                     timeout_ms=self._flush_ms, max_records=self._batch_size
                 )
-                if not batch:
+                messages = [m for partition in batch.values() for m in partition]
+                if not messages:
                     continue
                 try:
-                    await self._finish(batch, self._prepare_batch(batch))
+                    await self._handle(messages)
+                    await self._commit(batch)
                     failures = 0
                 except (StorageUnavailable, KafkaError) as exc:
                     failures += 1
+                    cause = "database" if isinstance(exc, StorageUnavailable) else "broker"
+                    self._metrics.retries.labels(cause=cause).inc()
                     self._rewind(batch)
-                    await self._back_off(stop, exc, failures, batch)
+                    delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
+                    logger.warning(
+                        "batch of %d not done (%s: %s); retrying in %.1f s",
+                        len(messages),
+                        cause,
+                        exc,
+                        delay,
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
         finally:
             publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await publisher
             await self._consumer.stop()
             await self._producer.stop()
-
-    async def _back_off(
-        self, stop: asyncio.Event, exc: Exception, failures: int, batch: Batch
-    ) -> None:
-        cause = "database" if isinstance(exc, StorageUnavailable) else "broker"
-        self._metrics.retries.labels(cause=cause).inc()
-        delay = min(0.5 * 2 ** (failures - 1), self._max_backoff)
-        logger.warning(
-            "batch of %d not done (%s: %s); retrying in %.1f s",
-            sum(len(records) for records in batch.values()),
-            cause,
-            exc,
-            delay,
-        )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-
-    async def _finish(self, batch: Batch, prepared: Prepared) -> None:
-        await self._record_and_publish(prepared)
-        await self._commit(batch)
 
     async def _start_with_backoff(self, stop: asyncio.Event) -> None:
         assert self._consumer is not None and self._producer is not None
@@ -173,22 +156,18 @@ class KafkaWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
 
-    def _prepare_batch(self, batch: Batch) -> Prepared:
-        """Validate and check each message; what cannot be recorded is poison."""
-        messages = [m for partition in batch.values() for m in partition]
+    async def _handle(self, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
         self._metrics.consumed.inc(len(messages))
         self._metrics.batch_size.observe(len(messages))
-        prepared = Prepared()
+        submissions: list[Submission] = []
+        sources: list[ConsumerRecord[bytes, bytes]] = []
+        poison: list[Poison] = []
         for message in messages:
             try:
-                prepared.submissions.append(self._prepare(message))
-                prepared.sources.append(message)
+                submissions.append(self._prepare(message))
+                sources.append(message)
             except (ValueError, ValidationError, OversightError) as exc:
-                prepared.poison.append(Poison(message, _reason(exc)))
-        return prepared
-
-    async def _record_and_publish(self, prepared: Prepared) -> None:
-        submissions, sources, poison = prepared.submissions, prepared.sources, prepared.poison
+                poison.append(Poison(message, _reason(exc)))
         results = await self._oversight.recorder.record_many(submissions) if submissions else []
         now = time.time()
         routed: list[tuple[bytes, bytes]] = []
