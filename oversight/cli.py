@@ -1,4 +1,4 @@
-"""The ``oversight`` command: serve, kafka, keys, audit, fairness, webhooks, db.
+"""The ``oversight`` command: serve, kafka, keys, audit, fairness, intensity, webhooks, db.
 
 Errors go to stderr with what to do, and exit 2 for configuration problems; results go
 to stdout, as JSON with ``--format json`` when a program reads them.
@@ -27,6 +27,7 @@ from oversight.clock import utcnow
 from oversight.database import create_engine, storage_errors, upgrade
 from oversight.errors import ConfigurationError
 from oversight.fairness_cli import fairness
+from oversight.intensity_cli import intensity
 from oversight.keys import ROLES, create_key
 from oversight.policy import load_policy
 from oversight.service import prepare_schema
@@ -304,3 +305,4 @@ def db_upgrade(db: str | None) -> None:
 
 
 main.add_command(fairness)
+main.add_command(intensity)

@@ -7,18 +7,28 @@ scrape, so every replica reports the same truth: aggregate them with ``max``, no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oversight.tables import audit_head, complaints, outbox, review_tasks
+from oversight.tables import (
+    assignments,
+    audit_head,
+    complaints,
+    intensity_findings,
+    outbox,
+    review_tasks,
+)
 
 #: Approvals faster than this are counted as a rubber-stamp signal (AI Act Art 14(4)(b)).
 FAST_APPROVAL_SECONDS = 10.0
 _REVIEW_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400)
 _TASK_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
+#: Bands of weekly hours for the distribution gauge: the ATW's 48 h (16-week average),
+#: 55 h (4-week average) and 60 h (any week) are band edges.
+WEEKLY_HOURS_BANDS = ((0, 24), (24, 40), (40, 48), (48, 55), (55, 60), (60, None))
 
 
 class Metrics:
@@ -53,6 +63,42 @@ class Metrics:
             "oversight_bias_findings",
             "Bias findings raised (a group's impact ratio left the band with enough data)",
             ["system", "decision_type", "attribute"],
+            registry=r,
+        )
+        self.intensity_findings = Counter(
+            "oversight_intensity_findings",
+            "Intensity rule violations found on scheduling and task decisions",
+            ["system", "rule", "severity"],
+            registry=r,
+        )
+        self.intensity_workers = Gauge(
+            "oversight_intensity_workers",
+            "Workers with shifts or tasks starting in the last 7 days",
+            ["system"],
+            registry=r,
+        )
+        self.intensity_violation_share = Gauge(
+            "oversight_intensity_workers_with_violation_ratio",
+            "Share of workers with an intensity finding in the last 7 days",
+            ["system"],
+            registry=r,
+        )
+        self.intensity_weekly_hours = Gauge(
+            "oversight_intensity_workers_by_weekly_hours",
+            "Workers by hours of shifts assigned in the last 7 days",
+            ["system", "band"],
+            registry=r,
+        )
+        self.prohibited_inputs = Counter(
+            "oversight_prohibited_inputs",
+            "Decisions blocked for a prohibited input, by category",
+            ["system", "category"],
+            registry=r,
+        )
+        self.prohibited_input_exceptions = Counter(
+            "oversight_prohibited_input_exceptions",
+            "Uses of a declared exception for a prohibited kind of input",
+            ["system", "category"],
             registry=r,
         )
         self.queue_depth = Gauge(
@@ -142,7 +188,43 @@ class Metrics:
 
     async def refresh(self, engine: AsyncEngine, system_ids: list[str], now: datetime) -> None:
         """Read the shared-state gauges from the database."""
+        week_ago = now - timedelta(days=7)
         async with engine.connect() as connection:
+            hours_rows = await connection.execute(
+                select(
+                    assignments.c.system_id, assignments.c.worker_ref, func.sum(assignments.c.hours)
+                )
+                .where(
+                    assignments.c.state == "active",
+                    assignments.c.kind == "shift",
+                    assignments.c.starts_at >= week_ago.timestamp(),
+                    assignments.c.starts_at < now.timestamp(),
+                )
+                .group_by(assignments.c.system_id, assignments.c.worker_ref)
+            )
+            weekly: dict[str, dict[str, float]] = {}
+            for system_id, worker, hours in hours_rows:
+                weekly.setdefault(system_id, {})[worker] = hours
+            task_rows = await connection.execute(
+                select(assignments.c.system_id, assignments.c.worker_ref)
+                .distinct()
+                .where(
+                    assignments.c.state == "active",
+                    assignments.c.kind == "task",
+                    assignments.c.starts_at >= week_ago.timestamp(),
+                    assignments.c.starts_at < now.timestamp(),
+                )
+            )
+            assigned: dict[str, set[str]] = {s: set(w) for s, w in weekly.items()}
+            for system_id, worker in task_rows:
+                assigned.setdefault(system_id, set()).add(worker)
+            violated: dict[str, set[str]] = {}
+            for system_id, worker in await connection.execute(
+                select(intensity_findings.c.system_id, intensity_findings.c.worker_ref)
+                .distinct()
+                .where(intensity_findings.c.recorded_at >= week_ago)
+            ):
+                violated.setdefault(system_id, set()).add(worker)
             rows = await connection.execute(
                 select(review_tasks.c.system_id, func.count())
                 .where(review_tasks.c.status != "decided")
@@ -173,6 +255,25 @@ class Metrics:
         self.audit_entries.set(head)
         for channel in set(waiting) | {"webhook"}:
             self.outbox_pending.labels(channel=channel).set(waiting.get(channel, 0))
+        self._set_intensity(set(system_ids), weekly, assigned, violated)
+
+    def _set_intensity(
+        self,
+        system_ids: set[str],
+        weekly: dict[str, dict[str, float]],
+        assigned: dict[str, set[str]],
+        violated: dict[str, set[str]],
+    ) -> None:
+        for system_id in system_ids | set(assigned) | set(violated):
+            workers = assigned.get(system_id, set()) | violated.get(system_id, set())
+            self.intensity_workers.labels(system=system_id).set(len(workers))
+            share = len(violated.get(system_id, ())) / len(workers) if workers else 0.0
+            self.intensity_violation_share.labels(system=system_id).set(share)
+            hours = weekly.get(system_id, {}).values()
+            for low, high in WEEKLY_HOURS_BANDS:
+                band = f"{low}-{high}" if high is not None else f"{low}+"
+                count = sum(1 for h in hours if h >= low and (high is None or h < high))
+                self.intensity_weekly_hours.labels(system=system_id, band=band).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

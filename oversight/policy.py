@@ -6,15 +6,18 @@ the person editing it can go straight there.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fairness import BiasPolicy
 from oversight.errors import PolicyError
+from oversight.input_categories import InputDeclaration, match_category
+from oversight.intensity.profile import IntensityPolicy, Profile, resolve_profiles
 from oversight.yaml_files import parse_yaml_model, read_yaml_model
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,9 @@ logger = logging.getLogger(__name__)
 HUMAN_ONLY_CATEGORIES = frozenset(
     {"termination", "suspension", "restriction", "account_deactivation"}
 )
+
+#: Decision categories whose assignments (shifts, tasks) the intensity rules check.
+INTENSITY_CATEGORIES = frozenset({"scheduling", "task_allocation"})
 
 Impact = Literal["low", "high", "human_only"]
 RiskClass = Literal["prohibited", "high", "limited", "minimal"]
@@ -73,6 +79,15 @@ class SystemPolicy(BaseModel):
     callback_url: AnyHttpUrl | None = Field(
         default=None, description="Where final outcomes of reviewed decisions are POSTed"
     )
+    inputs: dict[str, InputDeclaration] = Field(
+        default_factory=dict,
+        description="What each input field holds, by dotted path; undeclared fields are "
+        "judged by their names",
+    )
+    intensity: IntensityPolicy = Field(
+        default_factory=IntensityPolicy,
+        description="Intensity checks on this system's scheduling and task decisions",
+    )
 
     @field_validator("reviewers")
     @classmethod
@@ -96,6 +111,29 @@ class Policy(BaseModel):
 
     systems: dict[str, SystemPolicy] = Field(min_length=1)
     complaints: ComplaintsPolicy = ComplaintsPolicy()
+    intensity_profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="More intensity rule profiles, each complete or `extends:` another",
+    )
+
+    @model_validator(mode="after")
+    def _profiles_resolve(self) -> Policy:
+        profiles = resolve_profiles(self.intensity_profiles)
+        for system_id, system in self.systems.items():
+            if system.intensity.profile not in profiles:
+                raise ValueError(
+                    f"system {system_id!r} names the intensity profile "
+                    f"{system.intensity.profile!r}; known: {', '.join(sorted(profiles))}"
+                )
+        return self
+
+    @functools.cached_property
+    def profiles(self) -> dict[str, Profile]:
+        """Every intensity profile by name, built in and the file's own."""
+        return resolve_profiles(self.intensity_profiles)
+
+    def intensity_profile(self, system_id: str) -> Profile:
+        return self.profiles[self.systems[system_id].intensity.profile]
 
     def decision_type(self, system_id: str, decision_type: str) -> DecisionTypePolicy | None:
         system = self.systems.get(system_id)
@@ -125,6 +163,17 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
 
 def _warn_about(policy: Policy, source: str) -> Policy:
     for system_id, system in policy.systems.items():
+        for path, declaration in system.inputs.items():
+            looks_like = match_category(path.rsplit(".", 1)[-1])
+            if declaration.category == "ordinary" and looks_like is not None:
+                logger.warning(
+                    "policy %s: %s input %r is declared ordinary but is named like %s data; "
+                    "the guard will let it through on the strength of that declaration",
+                    source,
+                    system_id,
+                    path,
+                    looks_like.description,
+                )
         for name, dtype in system.decision_types.items():
             if dtype.category in HUMAN_ONLY_CATEGORIES and dtype.four_eyes is False:
                 logger.warning(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from oversight.audit import ChainHead, canonical_json, sha256_hex
 from oversight.database import storage_errors
 from oversight.errors import IdempotencyConflict, OversightError
+from oversight.intensity.ledger import BatchTimelines, IntensityCheck, findings_of
 from oversight.metrics import Metrics
 from oversight.policy import DecisionTypePolicy, SystemPolicy
 from oversight.receipts import ReceiptIssuer, receipt_hash
@@ -52,6 +53,9 @@ class Submission:
     #: True when the server made the id up (a fresh UUID): it cannot be a replay, so
     #: the batch need not look it up.
     id_is_fresh: bool = False
+    #: The shifts and tasks of a scheduling or task decision, checked against the
+    #: workers' timelines while the batch holds the chain lock.
+    intensity: IntensityCheck | None = None
 
     @staticmethod
     def digest_of(dump: dict[str, Any]) -> str:
@@ -151,6 +155,9 @@ class DecisionRecorder:
                 to_look_up = [s.decision_id for s in batch if not s.id_is_fresh]
                 existing = await self._existing(connection, to_look_up) if to_look_up else {}
                 halted = await self._halted(connection, {s.decision.system_id for s in batch})
+                timelines = await BatchTimelines.load(
+                    connection, [s.intensity for s in batch if s.intensity is not None]
+                )
                 results: list[Recorded | OversightError] = []
                 decision_rows: list[dict[str, Any]] = []
                 task_rows: list[dict[str, Any]] = []
@@ -165,6 +172,7 @@ class DecisionRecorder:
                         halted=submission.decision.system_id in halted,
                         now=now,
                         head=head,
+                        timelines=timelines,
                     )
                     existing[submission.decision_id] = decision_row
                     decision_rows.append(decision_row)
@@ -177,6 +185,7 @@ class DecisionRecorder:
                     await connection.execute(insert(protected_attributes), protected_rows)
                 if task_rows:
                     await connection.execute(insert(review_tasks), task_rows)
+                await timelines.write(connection)
                 appended = await head.write(connection)
         self._metrics.audit_appended.inc(appended)
         self._metrics.batch_size.observe(len(batch))
@@ -196,6 +205,16 @@ class DecisionRecorder:
             self._metrics.findings.labels(
                 system=system, check=finding.check, severity=finding.severity
             ).inc()
+            if finding.check == "intensity":
+                self._metrics.intensity_findings.labels(
+                    system=system, rule=finding.rule, severity=finding.severity
+                ).inc()
+            elif finding.check == "prohibited_input":
+                self._metrics.prohibited_inputs.labels(system=system, category=finding.rule).inc()
+            elif finding.check == "prohibited_input_exception":
+                self._metrics.prohibited_input_exceptions.labels(
+                    system=system, category=finding.rule
+                ).inc()
 
     @staticmethod
     async def _existing(
@@ -257,11 +276,31 @@ class DecisionRecorder:
         )
 
     def _new(
-        self, submission: Submission, *, halted: bool, now: datetime, head: ChainHead
+        self,
+        submission: Submission,
+        *,
+        halted: bool,
+        now: datetime,
+        head: ChainHead,
+        timelines: BatchTimelines,
     ) -> tuple[Recorded, dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
         decision = submission.decision
         decision_id = submission.decision_id
-        routing = route(submission.findings, submission.decision_type, halted=halted)
+        checked = submission.findings
+        intensity = submission.intensity
+        if intensity is not None:
+            violations = timelines.check(intensity, now=now.timestamp())
+            checked = checked + findings_of(violations, intensity.policy)
+        routing = route(checked, submission.decision_type, halted=halted)
+        if intensity is not None:
+            timelines.commit(
+                intensity,
+                violations,
+                decision_id=decision_id,
+                route=routing.route,
+                now=now.timestamp(),
+                recorded_at=now,
+            )
         findings = [f.model_dump() for f in routing.public_findings]
         nonce = self._receipts.new_nonce()
         receipt = self._receipts.receipt(decision_id, nonce)

@@ -26,6 +26,7 @@ from oversight import audit, outbox
 from oversight.clock import Clock
 from oversight.database import read_only, storage_errors
 from oversight.errors import ClaimConflict, InvalidRequest, NotFound, PermissionDenied
+from oversight.intensity import ledger as intensity_ledger
 from oversight.keys import Principal
 from oversight.metrics import FAST_APPROVAL_SECONDS, Metrics
 from oversight.policy import Policy
@@ -297,6 +298,7 @@ class ReviewQueue:
                 final_outcome=final,
             )
         )
+        await intensity_ledger.settle(connection, decision_id, status)
         message = outbox.outcome_message(
             decision_id=decision_id,
             system_id=task["system_id"],

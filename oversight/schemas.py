@@ -79,6 +79,12 @@ class Finding(BaseModel):
     check: str
     severity: Severity
     message: str
+    rule: str | None = Field(
+        default=None, description="Which rule of the check fired (intensity, prohibited input)"
+    )
+    data: dict[str, JsonValue] | None = Field(
+        default=None, description="The figures behind the message, for programs"
+    )
 
 
 class DecisionAccepted(BaseModel):

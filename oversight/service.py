@@ -31,9 +31,12 @@ from oversight.database import (
 )
 from oversight.decisions import DecisionReader
 from oversight.errors import ConfigurationError, UnknownSystem
+from oversight.guard import guard_inputs, withhold
+from oversight.intensity.assignments import read_assignments
+from oversight.intensity.ledger import IntensityCheck
 from oversight.labels import GroundTruth
 from oversight.metrics import Metrics
-from oversight.policy import Policy, load_policy
+from oversight.policy import INTENSITY_CATEGORIES, Policy, load_policy
 from oversight.pseudonyms import Pseudonymiser
 from oversight.receipts import ReceiptIssuer
 from oversight.recorder import DecisionRecorder, Recorded, Submission
@@ -204,17 +207,39 @@ class Oversight:
             )
         given_id = decision.decision_id or default_id
         dump = decision.model_dump(mode="json")
+        body_digest = Submission.digest_of(dump)
+        guarded = guard_inputs(decision.inputs, system.inputs)
+        if guarded.withheld:  # the digest still covers what was sent, for replays
+            decision = decision.model_copy(
+                update={"inputs": withhold(decision.inputs, guarded.withheld)}
+            )
+            dump = {**dump, "inputs": decision.inputs}
+        intensity = None
+        if decision_type.category in INTENSITY_CATEGORIES:
+            assigned = read_assignments(
+                decision.context, subject_id=decision.subject_id, pseudonymise=self._pseudonymise
+            )
+            if assigned:
+                intensity = IntensityCheck(
+                    system_id=decision.system_id,
+                    assignments=assigned,
+                    profile=self.policy.intensity_profile(decision.system_id),
+                    policy=system.intensity,
+                    occurred_at=None if decision.occurred_at is None
+                    else decision.occurred_at.timestamp(),
+                )  # fmt: skip
         return Submission(
             decision=decision,
             decision_id=given_id or str(uuid.uuid4()),
             id_is_fresh=given_id is None,
             dump=dump,
-            body_digest=Submission.digest_of(dump),
+            body_digest=body_digest,
             subject_ref=self._pseudonymise(decision.subject_id),
             submitted_by=submitted_by,
             system=system,
             decision_type=decision_type,
-            findings=check(decision, system) + self.bias.findings_for(decision),
+            findings=guarded.findings + check(decision, system) + self.bias.findings_for(decision),
+            intensity=intensity,
         )
 
     async def record_event(

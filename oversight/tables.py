@@ -158,6 +158,50 @@ bias_findings = Table(
     Index("ix_bias_findings_open", "system_id", "decision_type", "cleared_at"),
 )
 
+#: The shifts and tasks of scheduling and task decisions: each worker's timeline for the
+#: intensity rules. ``state`` is ``active`` once the decision is released or approved,
+#: ``pending`` while it waits for a human, ``void`` when blocked, rejected or overridden,
+#: and ``replaced`` or ``cancelled`` when a later decision changed the shift of the same
+#: ``assignment_key``. Times are POSIX seconds: the rules do interval arithmetic on them.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", ForeignKey("decisions.decision_id"), nullable=False),
+    Column("system_id", String(200), nullable=False),
+    Column("worker_ref", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),  # shift | cancel | task
+    Column("assignment_key", String(300)),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("breaks", JSON),
+    Column("on_call", Boolean, nullable=False),
+    Column("published_at", Float, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("state", String(12), nullable=False),
+    Index("ix_assignments_worker", "worker_ref", "state", "starts_at"),
+    Index("ix_assignments_key", "assignment_key", "state"),
+    Index("ix_assignments_decision", "decision_id"),
+)
+
+#: Each intensity violation found, for the per-rule report and the share of workers
+#: affected; the decision's own ``findings`` carry the same text.
+intensity_findings = Table(
+    "intensity_findings",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", ForeignKey("decisions.decision_id"), nullable=False),
+    Column("system_id", String(200), nullable=False),
+    Column("worker_ref", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSON),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Index("ix_intensity_findings_system_time", "system_id", "recorded_at"),
+)
+
 #: Each policy the server ran with, so tools such as ``oversight fairness report`` can
 #: use the one in force without being given the file.
 policies = Table(
