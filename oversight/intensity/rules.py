@@ -84,10 +84,7 @@ class WorkerCheck:
             w for s in self.shifts for w in work_intervals(s, breaks_count_as_work=count)
         )
         self.busy = Intervals((s.start, s.end) for s in self.shifts)
-        self._night = {
-            id(s): self._night_hours(s) > self.rules.night_work.min_hours * HOUR
-            for s in self.shifts
-        }
+        self._night: dict[int, bool] = {}
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -135,7 +132,12 @@ class WorkerCheck:
         )
 
     def is_night(self, shift: Shift) -> bool:
-        return self._night[id(shift)]
+        """More than ``min_hours`` of work in the night window (worked out once)."""
+        night = self._night.get(id(shift))
+        if night is None:
+            night = self._night_hours(shift) > self.rules.night_work.min_hours * HOUR
+            self._night[id(shift)] = night
+        return night
 
     # -- the rules -------------------------------------------------------------------
 
@@ -209,8 +211,14 @@ class WorkerCheck:
         those are tried."""
         over: list[tuple[float, float]] = []
         for lo, hi in self._windows_touching_new(length):
-            candidates = [s for s in self.work.starts if lo <= s < hi]
-            candidates += [e - length for e in self.work.ends if lo <= e - length < hi]
+            starts, ends = self.work.starts, self.work.ends
+            candidates = starts[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+            candidates += [
+                e - length
+                for e in ends[
+                    bisect.bisect_left(ends, lo + length) : bisect.bisect_left(ends, hi + length)
+                ]
+            ]
             for a in candidates:
                 worked = self.work.covered(a, a + length)
                 if worked > limit:
@@ -265,23 +273,23 @@ class WorkerCheck:
         }
         for before, after in zip(self.shifts, self.shifts[1:], strict=False):
             gap = after.start - before.end
-            between = f"after the shift ending {local_text(before.end, self.zone)}"
-            if gap < 0:
-                message = f"shifts overlap by {duration(-gap)} ({between})"
-            elif gap < shortest:
-                message = f"rest {duration(gap)} < {duration(shortest)} {between}"
-            elif gap < minimum and before.end in too_soon:
-                message = (
-                    f"rest {duration(gap)} < {duration(minimum)} {between}; a rest was already "
-                    f"shortened within {rule.shortened_once_in_days} days"
-                )
-            else:
+            if gap >= minimum or (gap >= shortest and before.end not in too_soon):
                 continue
             caused = self._is_new(before) or self._is_new(after)
             if not caused and not (
                 before.end in too_soon and self._new_before(before.end, once_in)
             ):
                 continue
+            between = f"after the shift ending {local_text(before.end, self.zone)}"
+            if gap < 0:
+                message = f"shifts overlap by {duration(-gap)} ({between})"
+            elif gap < shortest:
+                message = f"rest {duration(gap)} < {duration(shortest)} {between}"
+            else:
+                message = (
+                    f"rest {duration(gap)} < {duration(minimum)} {between}; a rest was already "
+                    f"shortened within {rule.shortened_once_in_days} days"
+                )
             yield self._violation(
                 "rest_between_shifts",
                 rule.severity,
@@ -359,7 +367,8 @@ class WorkerCheck:
 
     def _night_rules(self) -> Iterator[Violation]:
         rule = self.rules.night_work
-        nights = [s for s in self.shifts if self.is_night(s)]
+        # A day shift adds no night shift to a count or a run, so those rules look at
+        # the whole timeline only when a new shift is a night shift.
         new_nights = [s for s in self.new if self.is_night(s)]
         if rule.max_shift_hours is not None:
             for shift in new_nights:
@@ -391,6 +400,7 @@ class WorkerCheck:
                     )
         if rule.max_shifts is not None and new_nights:
             length = rule.period_weeks * WEEK
+            nights = [s for s in self.shifts if self.is_night(s)]
             starts = [s.start for s in nights]
             most, most_from = 0, 0.0
             for shift in new_nights:

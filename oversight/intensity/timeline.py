@@ -8,9 +8,10 @@ long. Clock rules (night work, reference hours) convert to the profile's zone.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 HOUR = 3600.0
@@ -109,6 +110,26 @@ def hours_of(shift: Shift, *, breaks_count_as_work: bool) -> float:
     return sum(e - s for s, e in work_intervals(shift, breaks_count_as_work=breaks_count_as_work))
 
 
+#: Zones change their offset only at multiples of 15 minutes, so an offset found for one
+#: quarter-hour holds for all of it; caching them spares a zone look-up per shift.
+_QUARTER = 900
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _offset(zone: ZoneInfo, quarter: int) -> float:
+    offset = datetime.fromtimestamp(quarter * _QUARTER, UTC).astimezone(zone).utcoffset()
+    return 0.0 if offset is None else offset.total_seconds()
+
+
+def local_day(t: float, zone: ZoneInfo) -> date:
+    """The date on the wall clock at ``t``."""
+    return _EPOCH + timedelta(days=int((t + _offset(zone, int(t // _QUARTER))) // DAY))
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def local_instant(day: date, clock: time, zone: ZoneInfo) -> float:
     """The POSIX time of a wall-clock time in a zone (the earlier one when ambiguous)."""
     return datetime.combine(day, clock, tzinfo=zone).timestamp()
@@ -119,10 +140,8 @@ def clock_windows(
 ) -> list[tuple[date, float, float]]:
     """The daily clock windows (e.g. 00:00–06:00) that may meet ``[start, end]``, each
     with the date it begins on; a window whose end is before its start crosses midnight."""
-    first = datetime.fromtimestamp(start, zone).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(end, zone).date()
+    day, last = local_day(start, zone) - timedelta(days=1), local_day(end, zone)
     windows = []
-    day = first
     while day <= last:
         ends_on = day if window_end > window_start else day + timedelta(days=1)
         windows.append(
