@@ -17,7 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -136,6 +138,30 @@ def main() -> None:
             process.wait(timeout=10)
 
 
+def plan_rosters(client: httpx.Client, admin: str, employees: int = 20) -> dict[str, Any]:
+    """A week of shifts for each employee, five weeks ahead (past the 28 days' notice)."""
+    today = date.today()
+    monday = today + timedelta(days=35 - today.weekday())
+    result: dict[str, Any] = {"released": 0, "held": 0, "examples": []}
+    for i in range(employees):
+        body = {"employee_id": f"employee-{i:03d}", "week_start": monday.isoformat()}
+        response = client.post("/v1/roster", json=body)
+        if response.status_code == 202:
+            result["held"] += 1
+            record = client.get(
+                f"/v1/decisions/{response.json()['decision_id']}",
+                headers={"Authorization": f"Bearer {admin}"},
+            ).json()
+            messages = [f["message"] for f in record["findings"] if f["check"] == "intensity"]
+            if messages and len(result["examples"]) < 2:
+                result["examples"].append(messages[0])
+        elif response.status_code == 200:
+            result["released"] += 1
+        else:
+            sys.exit(f"/v1/roster answered HTTP {response.status_code}: {response.text}")
+    return result
+
+
 def run(sidecar: str, keys: dict[str, str]) -> None:
     rng = random.Random(42)
     counts: collections.Counter[str] = collections.Counter()
@@ -156,6 +182,7 @@ def run(sidecar: str, keys: dict[str, str]) -> None:
             counts[
                 "blocked" if response.status_code == 403 else f"HTTP {response.status_code}"
             ] += 1
+        rosters = plan_rosters(client, keys["admin"])
     total = sum(counts.values())
     print(f"\nSent {total} requests through the sidecar:")
     for label, count in counts.most_common():
@@ -185,6 +212,13 @@ def run(sidecar: str, keys: dict[str, str]) -> None:
     print(f"  curl -s {sidecar}/v1/reviews -H 'Authorization: Bearer {keys['alice']}'")
     print(f"  curl -s {sidecar}/v1/audit/verify -H 'Authorization: Bearer {keys['admin']}'")
     print(f"  {sidecar}/metrics    (API docs: {sidecar}/docs)")
+    print(
+        f"\nShift planner: {rosters['released']} weekly rosters released, {rosters['held']} held "
+        "for a person by the working-time checks (Arbeidstijdenwet), e.g.:"
+    )
+    for message in rosters["examples"]:
+        print(f"  {message}")
+    print(f"  oversight intensity report --db {DATA / 'oversight.db'} --system shift-planner")
     print(f"\nLogs and the database are in {DATA}.")
 
 

@@ -1,4 +1,5 @@
-"""An example HR AI for the demo: a logistic-regression CV screen trained at start-up.
+"""An example HR AI for the demo: a logistic-regression CV screen trained at start-up,
+and a toy shift planner.
 
 It knows nothing of oversight. It is trained on applicants generated here (years of
 experience, certificates, commuting distance, shift flexibility; a fixed seed, so every
@@ -10,7 +11,9 @@ coefficient times the feature's distance from the training mean, in log-odds.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import FastAPI
@@ -78,3 +81,49 @@ def mood(application: Application) -> dict[str, Any]:
     """A practice the AI Act forbids at work (emotion recognition, Art 5(1)(f)), here so
     the demo can show the sidecar blocking it."""
     return {"stress": 0.73, "candidate_id": application.candidate_id}
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+class RosterRequest(BaseModel):
+    employee_id: str
+    week_start: date = Field(description="The Monday of the week to plan")
+
+
+@app.post("/v1/roster")
+def roster(request: RosterRequest) -> dict[str, Any]:
+    """A week of shifts for one employee. The planner fills gaps greedily: for some
+    employees it plans late-then-early turnarounds or a long Saturday, the kind of
+    roster the sidecar's working-time checks exist to catch."""
+    number = sum(map(ord, request.employee_id))
+    if number % 4 == 0:  # two late-early turnarounds in one week
+        plan = [(0, "14:00", 8.5), (1, "06:00", 8.5), (2, "14:00", 8.5), (3, "06:00", 8.5)]
+    elif number % 5 == 0:  # a 13-hour Saturday
+        plan = [(0, "07:00", 8.5), (1, "07:00", 8.5), (2, "07:00", 8.5), (5, "07:00", 13)]
+    else:
+        plan = [(day, "07:00", 8.5) for day in range(5)]
+    shifts = []
+    for day, start, hours in plan:
+        begin = datetime.combine(
+            request.week_start + timedelta(days=day), time.fromisoformat(start), AMSTERDAM
+        )
+        pause = begin + timedelta(hours=4)
+        shifts.append(
+            {
+                "shift_id": f"{request.employee_id}-{begin:%Y%m%d}",
+                "start": begin.isoformat(),
+                "end": (begin + timedelta(hours=hours)).isoformat(),
+                "breaks": [
+                    {"start": pause.isoformat(), "end": (pause + timedelta(minutes=30)).isoformat()}
+                ],
+            }
+        )
+    return {
+        "status": "proposed",
+        "plan": {"shifts": shifts},
+        "explanation": {
+            "method": "greedy gap filling",
+            "summary": f"{len(shifts)} shifts where the week's demand had gaps.",
+        },
+    }
