@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import Receive, Scope, Send
 
 from adapters.routes import Route, Routes
-from oversight.errors import UnknownSystem
+from oversight.errors import InvalidRequest
 from oversight.metrics import Metrics
 from oversight.policy import Policy
 from oversight.service import Oversight
@@ -203,9 +203,10 @@ class HttpProxy:
             response_json = json.loads(_decoded(answer, headers))
             decision = route.decision(request_json, response_json)
             recorded = await oversight.submit(decision, submitted_by=SUBMITTED_BY)
-        except (ValueError, zlib.error, UnknownSystem) as exc:
-            # The caller did nothing wrong: the answer does not fit the route or the policy.
-            message = exc.message if isinstance(exc, UnknownSystem) else str(exc)
+        except (ValueError, zlib.error, InvalidRequest) as exc:
+            # The caller did nothing wrong: the answer does not fit the route or the policy
+            # (an unknown system, a roster in the context that cannot be read).
+            message = exc.message if isinstance(exc, InvalidRequest) else str(exc)
             self._requests.labels(route=route.name, result="unparsable").inc()
             await oversight.record_event(
                 "unparsable_response",
