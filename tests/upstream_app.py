@@ -50,6 +50,12 @@ async def emotion(body: dict[str, Any]) -> dict[str, Any]:
     return {"stress": 0.8}
 
 
+@app.post("/v1/roster")
+async def roster(body: dict[str, Any]) -> dict[str, Any]:
+    """Plans the shifts it is asked for (so a test can send a roster that cannot be read)."""
+    return {"decision": "assigned", "plan": {"shifts": body["shifts"]}}
+
+
 @app.post("/v1/slow")
 async def slow(body: dict[str, Any]) -> dict[str, Any]:
     await asyncio.sleep(3)

@@ -40,6 +40,12 @@ routes:
     decision_type: score
     subject_id: request.candidate_id
     outcome: response.stress
+  - match: {method: POST, path: /v1/roster}
+    system_id: rostering
+    decision_type: assign
+    subject_id: request.employee_id
+    outcome: response.decision
+    context: response.plan
   - match: {method: POST, path: /v1/slow}
     system_id: cv-screening
     decision_type: shortlist
@@ -67,6 +73,11 @@ systems:
     decision_types:
       shortlist: {{category: hiring, impact: low}}
       reject:    {{category: hiring, impact: high}}
+  rostering:
+    purpose: "Plans shifts"
+    risk_class: high
+    decision_types:
+      assign: {{category: scheduling, impact: low}}
   emotion-scan:
     purpose: "Reads stress from interview video"
     risk_class: prohibited

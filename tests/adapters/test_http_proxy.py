@@ -118,6 +118,20 @@ def test_decision_type_the_policy_lacks_is_passed_through_with_a_finding(stack: 
     assert _audit_kinds(stack).count("unparsable_response") == 1
 
 
+def test_a_roster_in_the_answer_is_checked_or_named_when_unreadable(stack: Stack) -> None:
+    shift = {"start": "2027-01-11T08:00:00+01:00", "end": "2027-01-11T13:00:00+01:00"}
+    body = {"employee_id": "emp-1", "shifts": [{**shift, "published_at": "2026-11-01T09:00Z"}]}
+    response = httpx.post(f"{stack.sidecar}/v1/roster", json=body)
+    assert response.status_code == 200
+    assert response.headers["x-oversight-receipt"]
+    backwards = {"start": shift["end"], "end": shift["start"]}
+    response = httpx.post(
+        f"{stack.sidecar}/v1/roster", json={"employee_id": "emp-1", "shifts": [backwards]}
+    )
+    assert response.status_code == 200 and "x-oversight-receipt" not in response.headers
+    assert _audit_kinds(stack).count("unparsable_response") == 1
+
+
 def test_sidecar_routes_still_answer(stack: Stack) -> None:
     assert httpx.get(f"{stack.sidecar}/healthz").json() == {"status": "ok"}
     metrics = httpx.get(f"{stack.sidecar}/metrics").text

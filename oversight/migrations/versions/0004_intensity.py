@@ -44,6 +44,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_assignments_key", "assignments", ["assignment_key", "state"])
     op.create_index("ix_assignments_decision", "assignments", ["decision_id"])
+    op.create_index("ix_assignments_starts", "assignments", ["starts_at"])
     op.create_table(
         "intensity_findings",
         sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
@@ -68,11 +69,14 @@ def upgrade() -> None:
         "intensity_findings",
         ["system_id", "recorded_at"],
     )
+    op.create_index("ix_intensity_findings_time", "intensity_findings", ["recorded_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_intensity_findings_time", table_name="intensity_findings")
     op.drop_index("ix_intensity_findings_system_time", table_name="intensity_findings")
     op.drop_table("intensity_findings")
+    op.drop_index("ix_assignments_starts", table_name="assignments")
     op.drop_index("ix_assignments_decision", table_name="assignments")
     op.drop_index("ix_assignments_key", table_name="assignments")
     op.drop_index("ix_assignments_worker", table_name="assignments")
