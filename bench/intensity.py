@@ -74,11 +74,11 @@ systems:
       roster: {category: scheduling, impact: low}
       unchecked: {category: staffing_note, impact: low}
 """
-#: The history is the 16 weeks up to this week's Monday; the new shifts fall four weeks
-#: after it, as a roster published now would.
+#: The history is 16 weeks ending with this week; the new shifts fall four weeks after
+#: it, as a roster published now would.
 _TODAY = datetime.now(AMS).date()
 HISTORY_START = datetime.combine(
-    _TODAY - timedelta(days=_TODAY.weekday(), weeks=WEEKS), datetime.min.time(), AMS
+    _TODAY - timedelta(days=_TODAY.weekday(), weeks=WEEKS - 1), datetime.min.time(), AMS
 )
 
 
