@@ -57,7 +57,12 @@ def test_a_profile_extends_another_and_changes_only_what_differs() -> None:
         ({"a": {"extends": "nl-atw", "rules": {"breaks": {"tiers": []}}}}, "at least 1"),
         ({"a": {"extends": "nl-atw", "rules": {"coffee": {}}}}, "coffee"),
         (
-            {"a": {"extends": "nl-atw", "rules": {"rest_between_shifts": {"shortened_min_hours": 12}}}},
+            {
+                "a": {
+                    "extends": "nl-atw",
+                    "rules": {"rest_between_shifts": {"shortened_min_hours": 12}},
+                }
+            },
             "must not exceed",
         ),
     ],

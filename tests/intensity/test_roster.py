@@ -90,7 +90,10 @@ intensity_profiles:
     [
         ("who,start,end\n", "the header lacks worker_ref"),
         ("worker_ref,start\n", "the header lacks end"),
-        (HEADER + "anna,tomorrow,2026-03-02T16:00,,,\n", "line 2, column start: 'tomorrow' is not a time"),
+        (
+            HEADER + "anna,tomorrow,2026-03-02T16:00,,,\n",
+            "line 2, column start: 'tomorrow' is not a time",
+        ),
         (HEADER + "anna,2026-03-02T16:00,2026-03-02T08:00,,,\n", "line 2: the shift ends"),
         (HEADER + ",2026-03-02T08:00,2026-03-02T16:00,,,\n", "line 2: worker_ref is empty"),
         (HEADER + "anna,2026-03-02T08:00,2026-03-02T16:00,07:00-07:30,,\n", "outside the shift"),
