@@ -62,7 +62,10 @@ class KeyStore:
 
     async def principal(self, key: str) -> Principal | None:
         """The principal a key stands for, or None when it is unknown or revoked."""
-        digest = _hash(key)
+        return await self.principal_by_digest(_hash(key))
+
+    async def principal_by_digest(self, digest: str) -> Principal | None:
+        """The same, from the key's SHA-256 (what a console session keeps)."""
         cached = self._cache.get(digest)
         now = time.monotonic()
         if cached is not None and cached[1] > now:

@@ -72,6 +72,12 @@ class SystemPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     purpose: str = Field(min_length=1, max_length=2000)
+    known_limits: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="What the system is known to get wrong; shown to reviewers on every "
+        "decision (AI Act Art 13(3)(b), Art 14(4)(a))",
+    )
     risk_class: RiskClass
     use_case: str | None = None
     reviewers: list[str] = Field(default_factory=list)

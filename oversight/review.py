@@ -112,6 +112,19 @@ class ReviewQueue:
                 rows = (await connection.execute(query)).all()
         return [_task(row._mapping, now) for row in rows]
 
+    async def get(self, review_id: str, principal: Principal) -> ReviewTask:
+        """One task, decided or not, if the caller may see its system."""
+        with storage_errors("reading the review task"):
+            async with self._reader.connect() as connection:
+                row = (
+                    await connection.execute(
+                        _task_query().where(review_tasks.c.review_id == review_id)
+                    )
+                ).one_or_none()
+        if row is None or row.system_id not in self.visible_systems(principal, None):
+            raise NotFound(f"There is no review task {review_id!r} that you may see.")
+        return _task(row._mapping, self._clock())
+
     async def claim(self, review_id: str, principal: Principal) -> ReviewTask:
         now = self._clock()
         with storage_errors("claiming the task"):

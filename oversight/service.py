@@ -22,6 +22,7 @@ from oversight import audit, server_secrets
 from oversight.bias import BiasMonitor
 from oversight.clock import Clock, utcnow
 from oversight.complaints import ComplaintDesk
+from oversight.concerns import ConcernBox
 from oversight.database import (
     create_engine,
     read_only,
@@ -104,6 +105,7 @@ class Oversight:
             refresh_seconds=settings.bias_refresh_seconds,
         )
         self.halt_switch = HaltSwitch(engine, policy=policy, clock=clock)
+        self.concerns = ConcernBox(engine, policy=policy, clock=clock)
 
     @classmethod
     @asynccontextmanager

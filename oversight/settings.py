@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=None,
         description="Key from which worker receipts are derived; kept in the database when unset",
     )
+    session_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the console's session cookies; made once and kept in the "
+        "database when unset",
+    )
     webhook_secret: SecretStr | None = Field(
         default=None,
         description=(

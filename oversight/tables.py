@@ -206,6 +206,20 @@ intensity_findings = Table(
     Index("ix_intensity_findings_time", "recorded_at"),
 )
 
+#: Concerns raised by reviewers through the console (the SER's "protection"): they reach
+#: the admins, and ``raised_by`` is NULL when the reviewer asked not to be named.
+concerns = Table(
+    "concerns",
+    metadata,
+    Column("concern_id", String(36), primary_key=True),
+    Column("system_id", String(200)),
+    Column("decision_id", String(200)),
+    Column("message", Text, nullable=False),
+    Column("raised_by", String(200)),
+    Column("raised_at", UTCDateTime(), nullable=False),
+    Index("ix_concerns_raised_at", "raised_at"),
+)
+
 #: Each policy the server ran with, so tools such as ``oversight fairness report`` can
 #: use the one in force without being given the file.
 policies = Table(

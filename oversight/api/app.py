@@ -29,6 +29,9 @@ from oversight.errors import (
 )
 from oversight.keys import KeyStore
 from oversight.metrics import Metrics
+from oversight.pages import admin as admin_pages
+from oversight.pages import console, worker
+from oversight.pages.sessions import Sessions
 from oversight.plugins import BackgroundService
 from oversight.policy import Policy
 from oversight.service import Oversight
@@ -48,6 +51,11 @@ def create_app(
             settings, policy=policy, metrics=metrics, clock=clock
         ) as oversight:
             keys = KeyStore(oversight.engine, cache_seconds=settings.key_cache_seconds)
+            with storage_errors("reading the console session key"):
+                session_key = await server_secrets.load_or_create(
+                    oversight.engine, "session_key", settings.session_key
+                )
+            sessions = Sessions(session_key)
             services: list[BackgroundService] = []
             if proxy is not None:
                 proxy.check_against(oversight.policy)
@@ -66,7 +74,7 @@ def create_app(
                 # later collection (a full one took 52 ms here, most of the p99 tail).
                 gc.collect()
                 gc.freeze()
-                yield {"oversight": oversight, "keys": keys}
+                yield {"oversight": oversight, "keys": keys, "sessions": sessions}
 
     app = FastAPI(
         title="oversight",
@@ -76,7 +84,12 @@ def create_app(
     )
     app.add_exception_handler(OversightError, _oversight_error)
     app.add_exception_handler(HTTPException, _http_error)
-    routers = [module.router for module in (decisions, reviews, complaints, fairness, operations)]
+    routers = [
+        module.router
+        for module in (
+            decisions, reviews, complaints, fairness, operations, console, admin_pages, worker,
+        )
+    ]  # fmt: skip
     for router in routers:
         app.include_router(router)
     if proxy is not None:
