@@ -6,7 +6,7 @@ DB ?= sqlite:///oversight.db
 POLICY ?= examples/policy.yaml
 PORT ?= 8080
 
-.PHONY: install demo test lint serve keys clean
+.PHONY: install demo test lint tools serve keys clean
 
 $(BIN)/oversight: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,7 +25,22 @@ lint: install
 	$(BIN)/ruff check oversight adapters fairness tests examples
 	$(BIN)/mypy
 
-test: lint
+# Chromium (the console's browser tests) and Prometheus (promtool, the alert rules) from
+# Debian when missing and this is root on a Debian machine; otherwise those tests skip.
+tools:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium chromium-driver"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "not installed:$$missing (their tests will skip)"; \
+		fi; \
+	fi
+
+test: lint tools
 	$(BIN)/pytest -q
 
 serve: install

@@ -212,6 +212,9 @@ def run(sidecar: str, keys: dict[str, str]) -> None:
     print(f"  curl -s {sidecar}/v1/reviews -H 'Authorization: Bearer {keys['alice']}'")
     print(f"  curl -s {sidecar}/v1/audit/verify -H 'Authorization: Bearer {keys['admin']}'")
     print(f"  {sidecar}/metrics    (API docs: {sidecar}/docs)")
+    print("\nThe reviewer console and the worker's page, in a browser:")
+    print(f"  {sidecar}/console    (sign in with alice's key: {keys['alice']})")
+    print(f"  {sidecar}/worker     (enter a receipt)")
     print(
         f"\nShift planner: {rosters['released']} weekly rosters released, {rosters['held']} held "
         "for a person by the working-time checks (Arbeidstijdenwet), e.g.:"

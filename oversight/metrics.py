@@ -20,6 +20,7 @@ from oversight.tables import (
     intensity_findings,
     outbox,
     review_tasks,
+    systems,
 )
 
 #: Approvals faster than this are counted as a rubber-stamp signal (AI Act Art 14(4)(b)).
@@ -99,6 +100,28 @@ class Metrics:
             "oversight_prohibited_input_exceptions",
             "Uses of a declared exception for a prohibited kind of input",
             ["system", "category"],
+            registry=r,
+        )
+        self.review_overdue = Gauge(
+            "oversight_review_tasks_overdue",
+            "Review tasks past their due time (the review SLA)",
+            ["system"],
+            registry=r,
+        )
+        self.system_halted = Gauge(
+            "oversight_system_halted",
+            "1 while a system is halted: nothing of it is released",
+            ["system"],
+            registry=r,
+        )
+        self.audit_verify_ok = Gauge(
+            "oversight_audit_verify_ok",
+            "1 if this process's last audit chain verification found it intact, 0 if not",
+            registry=r,
+        )
+        self.audit_verify_time = Gauge(
+            "oversight_audit_verify_last_run_timestamp_seconds",
+            "When this process last verified the audit chain",
             registry=r,
         )
         self.queue_depth = Gauge(
@@ -231,6 +254,18 @@ class Metrics:
                 .group_by(review_tasks.c.system_id)
             )
             depth: dict[str, int] = {system: count for system, count in rows}
+            overdue_rows = await connection.execute(
+                select(review_tasks.c.system_id, func.count())
+                .where(review_tasks.c.status != "decided", review_tasks.c.due_at < now)
+                .group_by(review_tasks.c.system_id)
+            )
+            late: dict[str, int] = {system: count for system, count in overdue_rows}
+            halted = {
+                system: bool(flag)
+                for system, flag in await connection.execute(
+                    select(systems.c.system_id, systems.c.halted)
+                )
+            }
             open_count = (
                 await connection.execute(select(func.count()).where(complaints.c.status == "open"))
             ).scalar_one()
@@ -250,6 +285,8 @@ class Metrics:
             waiting: dict[str, int] = {channel: count for channel, count in pending}
         for system_id in set(system_ids) | set(depth):
             self.queue_depth.labels(system=system_id).set(depth.get(system_id, 0))
+            self.review_overdue.labels(system=system_id).set(late.get(system_id, 0))
+            self.system_halted.labels(system=system_id).set(int(halted.get(system_id, False)))
         self.complaints_open.set(open_count)
         self.complaints_overdue.set(overdue)
         self.audit_entries.set(head)

@@ -257,7 +257,10 @@ class Oversight:
 
     async def verify(self) -> audit.VerifyResult:
         with storage_errors("verifying the audit log"):
-            return await audit.verify(self.engine)
+            result = await audit.verify(self.engine)
+        self.metrics.audit_verify_ok.set(int(result.ok))
+        self.metrics.audit_verify_time.set(self.clock().timestamp())
+        return result
 
     async def is_ready(self) -> bool:
         try:

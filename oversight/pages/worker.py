@@ -73,6 +73,8 @@ async def decision(request: Request, receipt: str) -> Response:
         "worker_decision.html",
         {
             "e": explanation,
+            # the API's summary starts with the status sentence the page already shows
+            "why": explanation.summary.removeprefix(TEXT["en"][explanation.status]).strip(),
             "receipt": receipt,
             "complaints": complaints,
             "factors": [
