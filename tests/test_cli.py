@@ -24,6 +24,26 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(sqlite_url: str) -> N
     assert key.startswith("ovs_ingest_") and " " not in key
 
 
+def test_keys_revoke_by_key_or_by_name(sqlite_url: str) -> None:
+    def create(name: str) -> str:
+        made = run("keys", "create", "--db", sqlite_url, "--role", "reviewer", "--name", name)
+        return made.stdout.strip().splitlines()[-1]
+
+    old, new, other = create("alice"), create("alice"), create("bob")
+    revoked = run("keys", "revoke", "--db", sqlite_url, "--key", old)
+    assert revoked.returncode == 0 and "revoked 1 key(s)" in revoked.stdout
+    rows = (
+        sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+        .execute("SELECT name, revoked_at IS NOT NULL FROM api_keys ORDER BY created_at")
+        .fetchall()
+    )
+    assert rows == [("alice", 1), ("alice", 0), ("bob", 0)]
+    assert "revoked 1 key(s)" in run("keys", "revoke", "--db", sqlite_url, "--name", "alice").stdout
+    assert new and other
+    neither = run("keys", "revoke", "--db", sqlite_url)
+    assert neither.returncode == 2 and "give the key, or the name" in neither.stderr
+
+
 def test_keys_create_refuses_an_unknown_role(sqlite_url: str) -> None:
     result = run("keys", "create", "--db", sqlite_url, "--role", "boss", "--name", "x")
     assert result.returncode == 2
