@@ -160,6 +160,17 @@ async def revision_state(engine: AsyncEngine) -> tuple[str | None, str | None]:
         return await connection.run_sync(_revision_state)
 
 
+async def require_current_schema(engine: AsyncEngine, url: str) -> None:
+    """For tools that only read: refuse a database without this version's schema, naming
+    what to do, instead of failing on a missing table."""
+    current, head = await revision_state(engine)
+    if current is None or current != head:
+        raise ConfigurationError(
+            f"The database at {url} has no oversight schema at this version; run "
+            "`oversight db upgrade --db URL` or point at the sidecar's database."
+        )
+
+
 @contextmanager
 def storage_errors(what: str) -> Iterator[None]:
     """Turn a database that is down or refuses into ``StorageUnavailable`` (a 503).

@@ -17,7 +17,7 @@ from fairness.render import Format
 from oversight.bias import BiasMonitor
 from oversight.cli_options import db_option, policy_option, run, settings_from
 from oversight.clock import utcnow
-from oversight.database import create_engine, read_only, revision_state, storage_errors
+from oversight.database import create_engine, read_only, require_current_schema, storage_errors
 from oversight.errors import ConfigurationError
 from oversight.metrics import Metrics
 from oversight.policy import Policy, load_policy
@@ -55,13 +55,7 @@ def report(
         engine = create_engine(settings.db)
         try:
             with storage_errors("reading the decisions"):
-                current, head = await revision_state(engine)
-                if current is None or current != head:
-                    raise ConfigurationError(
-                        f"The database at {settings.db} has no oversight schema at this "
-                        "version; run `oversight db upgrade --db URL` or point at the "
-                        "sidecar's database."
-                    )
+                await require_current_schema(engine, settings.db)
                 in_force = (
                     load_policy(settings.policy) if settings.policy else await _stored(engine)
                 )

@@ -26,10 +26,6 @@ class GuardResult:
     #: Dotted paths of the fields whose values must not be stored.
     withheld: frozenset[str] = frozenset()
 
-    @property
-    def blocked(self) -> bool:
-        return bool(self.withheld)
-
 
 def guard_inputs(inputs: dict[str, Any], declared: dict[str, InputDeclaration]) -> GuardResult:
     """Judge every field of ``inputs``: nested objects too, by dotted path (list items

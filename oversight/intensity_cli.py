@@ -14,7 +14,7 @@ import click
 
 from oversight.cli_options import db_option, policy_option, run, settings_from
 from oversight.clock import utcnow
-from oversight.database import create_engine, revision_state, storage_errors
+from oversight.database import create_engine, require_current_schema, storage_errors
 from oversight.errors import ConfigurationError, InvalidRequest
 from oversight.intensity.profile import DEFAULT_PROFILE, Profile, resolve_profiles
 from oversight.intensity.report import IntensityReport, build_intensity_report
@@ -44,13 +44,7 @@ def report(db: str | None, system_id: str, days: float | None, top: int, fmt: st
         engine = create_engine(settings.db)
         try:
             with storage_errors("reading the intensity findings"):
-                current, head = await revision_state(engine)
-                if current is None or current != head:
-                    raise ConfigurationError(
-                        f"The database at {settings.db} has no oversight schema at this "
-                        "version; run `oversight db upgrade --db URL` or point at the "
-                        "sidecar's database."
-                    )
+                await require_current_schema(engine, settings.db)
                 since = None if days is None else utcnow() - timedelta(days=days)
                 return await build_intensity_report(engine, system_id, since=since, top=top)
         finally:

@@ -124,7 +124,7 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _profiles_resolve(self) -> Policy:
-        profiles = resolve_profiles(self.intensity_profiles)
+        profiles = self.profiles
         for system_id, system in self.systems.items():
             if system.intensity.profile not in profiles:
                 raise ValueError(

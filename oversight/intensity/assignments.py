@@ -79,10 +79,6 @@ class Assignments:
     shifts: list[Shift]
     tasks: list[Task]
 
-    @property
-    def workers(self) -> set[str]:
-        return {s.worker_ref for s in self.shifts} | {t.worker_ref for t in self.tasks}
-
     def __bool__(self) -> bool:
         return bool(self.shifts or self.tasks)
 

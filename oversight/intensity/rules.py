@@ -168,16 +168,21 @@ class WorkerCheck:
 
     def _shift_length(self) -> Iterator[Violation]:
         rule = self.rules.shift_length
-        for shift in self.new:
+        return self._longer_than(self.new, rule.max_hours, "shift_length", rule.severity, "shift")
+
+    def _longer_than(
+        self, shifts: Sequence[Shift], max_hours: float, name: str, severity: Severity, what: str
+    ) -> Iterator[Violation]:
+        for shift in shifts:
             hours = self._hours(shift)
-            if hours > rule.max_hours * HOUR:
+            if hours > max_hours * HOUR:
                 yield self._violation(
-                    "shift_length",
-                    rule.severity,
-                    f"shift {duration(hours)} > {duration(rule.max_hours * HOUR)} "
+                    name,
+                    severity,
+                    f"{what} {duration(hours)} > {duration(max_hours * HOUR)} "
                     f"({self._when(shift)})",
                     measured_hours=hours / HOUR,
-                    limit_hours=rule.max_hours,
+                    limit_hours=max_hours,
                 )
 
     def _breaks(self) -> Iterator[Violation]:
@@ -371,17 +376,9 @@ class WorkerCheck:
         # the whole timeline only when a new shift is a night shift.
         new_nights = [s for s in self.new if self.is_night(s)]
         if rule.max_shift_hours is not None:
-            for shift in new_nights:
-                hours = self._hours(shift)
-                if hours > rule.max_shift_hours * HOUR:
-                    yield self._violation(
-                        "night_shift_length",
-                        rule.severity,
-                        f"night shift {duration(hours)} > {duration(rule.max_shift_hours * HOUR)} "
-                        f"({self._when(shift)})",
-                        measured_hours=hours / HOUR,
-                        limit_hours=rule.max_shift_hours,
-                    )
+            yield from self._longer_than(
+                new_nights, rule.max_shift_hours, "night_shift_length", rule.severity, "night shift"
+            )
         if rule.rest_after_hours is not None:
             for before, after in self._pairs():
                 gap = after.start - before.end

@@ -32,10 +32,6 @@ class Shift:
     published_at: float | None = None
     cancelled: bool = False
 
-    @property
-    def span(self) -> float:
-        return self.end - self.start
-
     def same_assignment(self, other: Shift) -> bool:
         """True when ``other`` assigns exactly this (a republication, not a change)."""
         return (
