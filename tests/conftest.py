@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.sql import Select
 
 from oversight.api import create_app
 from oversight.database import create_engine
@@ -25,6 +26,7 @@ from oversight.keys import create_key
 from oversight.policy import Policy, parse_policy
 from oversight.service import prepare_schema
 from oversight.settings import Settings
+from oversight.tables import audit_entries
 
 POSTGRES_URL = os.environ.get(
     "OVERSIGHT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -224,3 +226,24 @@ def decision(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def read_rows(db_url: str, statement: Select[Any]) -> list[dict[str, Any]]:
+    """What a select returns from the database behind a running app, read with an engine
+    of its own (for tests that look past the API at what was stored)."""
+
+    async def read() -> list[dict[str, Any]]:
+        engine = create_engine(db_url)
+        try:
+            async with engine.connect() as connection:
+                return [dict(row._mapping) for row in await connection.execute(statement)]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def audit_kinds(db_url: str) -> list[str]:
+    """The kinds of the audit entries, in chain order."""
+    query = select(audit_entries.c.kind).order_by(audit_entries.c.seq)
+    return [row["kind"] for row in read_rows(db_url, query)]

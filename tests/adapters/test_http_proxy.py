@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.adapters.conftest import Stack
+from tests.conftest import audit_kinds
 
 
 def score(stack: Stack, years: int, candidate: str = "cand-1") -> httpx.Response:
@@ -75,7 +76,7 @@ def test_upstream_timeout_is_504_and_recorded(stack: Stack) -> None:
     response = httpx.post(f"{stack.sidecar}/v1/slow", json={"candidate_id": "c"}, timeout=10)
     assert response.status_code == 504
     assert "did not answer" in response.json()["detail"]
-    assert _audit_kinds(stack).count("upstream_timeout") == 1
+    assert audit_kinds(stack.db_url).count("upstream_timeout") == 1
 
 
 def test_unmatched_requests_pass_untouched_with_forwarding_headers(stack: Stack) -> None:
@@ -101,21 +102,21 @@ def test_upstream_error_is_passed_through_and_recorded(stack: Stack) -> None:
     response = httpx.post(f"{stack.sidecar}/v1/broken", json={"candidate_id": "c"})
     assert response.status_code == 500
     assert response.json() == {"error": "model not loaded"}
-    assert _audit_kinds(stack).count("upstream_error") == 1
+    assert audit_kinds(stack.db_url).count("upstream_error") == 1
 
 
 def test_unparsable_response_is_passed_through_with_a_finding(stack: Stack) -> None:
     response = httpx.post(f"{stack.sidecar}/v1/garbage", json={"candidate_id": "c"})
     assert response.status_code == 200
     assert response.text == "<html>not json</html>"
-    assert _audit_kinds(stack).count("unparsable_response") == 1
+    assert audit_kinds(stack.db_url).count("unparsable_response") == 1
 
 
 def test_decision_type_the_policy_lacks_is_passed_through_with_a_finding(stack: Stack) -> None:
     response = httpx.post(f"{stack.sidecar}/v1/maybe", json={"candidate_id": "c"})
     assert response.status_code == 200
     assert response.json() == {"decision": "maybe-later"}
-    assert _audit_kinds(stack).count("unparsable_response") == 1
+    assert audit_kinds(stack.db_url).count("unparsable_response") == 1
 
 
 def test_a_roster_in_the_answer_is_checked_or_named_when_unreadable(stack: Stack) -> None:
@@ -129,7 +130,7 @@ def test_a_roster_in_the_answer_is_checked_or_named_when_unreadable(stack: Stack
         f"{stack.sidecar}/v1/roster", json={"employee_id": "emp-1", "shifts": [backwards]}
     )
     assert response.status_code == 200 and "x-oversight-receipt" not in response.headers
-    assert _audit_kinds(stack).count("unparsable_response") == 1
+    assert audit_kinds(stack.db_url).count("unparsable_response") == 1
 
 
 def test_sidecar_routes_still_answer(stack: Stack) -> None:
@@ -148,25 +149,3 @@ def test_proxied_requests_keep_the_body_limit(stack: Stack) -> None:
     response = httpx.post(f"{stack.sidecar}/v1/echo-anything", content=b"x" * 2_000_000)
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
-
-
-def _audit_kinds(stack: Stack) -> list[str]:
-    import asyncio
-
-    from sqlalchemy import select
-
-    from oversight.database import create_engine
-    from oversight.tables import audit_entries
-
-    async def kinds() -> list[str]:
-        engine = create_engine(stack.db_url)
-        try:
-            async with engine.connect() as connection:
-                rows = await connection.execute(
-                    select(audit_entries.c.kind).order_by(audit_entries.c.seq)
-                )
-                return [row.kind for row in rows]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(kinds())

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from oversight.api import create_app
 from oversight.policy import parse_policy
 from oversight.settings import Settings
-from tests.conftest import FakeClock, Keys
+from tests.conftest import FakeClock, Keys, audit_kinds
 
 WINDOW = 120
 POLICY = f"""
@@ -195,7 +195,7 @@ def test_a_finding_holds_unfavourable_decisions_for_the_affected_group(
         send(hiring, keys, screen(f"f2-{i}", "female", "30-49", "invite"))
         send(hiring, keys, screen(f"m2-{i}", "male", "30-49", "invite"))
     assert report_of(hiring, keys)["open_findings"] == []
-    kinds = _audit_kinds(settings.db)
+    kinds = audit_kinds(settings.db)
     assert kinds.count("bias_finding_raised") >= 1
     assert kinds.count("bias_finding_cleared") == kinds.count("bias_finding_raised")
     assert send(hiring, keys, screen("f-last", "female", "18-29", "decline"))["status"] == (
@@ -244,26 +244,6 @@ def test_a_restarted_server_rebuilds_the_window(
     assert after["report"] == before["report"]
     assert after["open_findings"] == before["open_findings"]
     assert_report_equals_batch(after["report"], rows[-WINDOW:])
-
-
-def _audit_kinds(db_url: str) -> list[str]:
-    import asyncio
-
-    from sqlalchemy import select
-
-    from oversight.database import create_engine
-    from oversight.tables import audit_entries
-
-    async def kinds() -> list[str]:
-        engine = create_engine(db_url)
-        try:
-            async with engine.connect() as connection:
-                rows = await connection.execute(select(audit_entries.c.kind))
-                return [row.kind for row in rows]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(kinds())
 
 
 def test_a_window_of_days_lets_old_decisions_go(

@@ -4,7 +4,6 @@ violation alerts, holds or blocks as the policy says."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -18,11 +17,10 @@ from sqlalchemy import select
 
 from oversight.api import create_app
 from oversight.cli import main
-from oversight.database import create_engine
 from oversight.policy import parse_policy
 from oversight.settings import Settings
 from oversight.tables import assignments
-from tests.conftest import FakeClock, Keys
+from tests.conftest import FakeClock, Keys, read_rows
 
 AMS = ZoneInfo("Europe/Amsterdam")
 POLICY = """
@@ -92,21 +90,23 @@ def assign(
     return response.json()  # type: ignore[no-any-return]
 
 
+def review(client: TestClient, keys: Keys, review_id: str, action: str, rationale: str) -> None:
+    """carol, the planner's reviewer, claims the task and decides it."""
+    client.post(f"/v1/reviews/{review_id}/claim", headers=keys.header("carol"))
+    decided = client.post(
+        f"/v1/reviews/{review_id}/decide",
+        json={"action": action, "rationale": rationale},
+        headers=keys.header("carol"),
+    )
+    assert decided.status_code == 200, decided.text
+
+
 def intensity_findings(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in body["findings"] if f["check"] == "intensity"]
 
 
 def stored(db_url: str) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        engine = create_engine(db_url)
-        try:
-            async with engine.connect() as connection:
-                rows = await connection.execute(select(assignments).order_by(assignments.c.seq))
-                return [dict(r._mapping) for r in rows]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
+    return read_rows(db_url, select(assignments).order_by(assignments.c.seq))
 
 
 def test_a_violation_of_a_released_shift_holds_the_new_decision(
@@ -146,13 +146,7 @@ def test_held_shifts_join_the_timeline_only_when_approved(
     # Not yet in force: a shift that would clash with it is not judged against it.
     clash = assign(roster, keys, a_shift("2027-01-11 20:00", 4), subject="emp-7")
     assert clash["status"] == "released" and not intensity_findings(clash)
-    roster.post(f"/v1/reviews/{held['review_id']}/claim", headers=keys.header("carol"))
-    decided = roster.post(
-        f"/v1/reviews/{held['review_id']}/decide",
-        json={"action": "approve", "rationale": "Staffing agreed with the team"},
-        headers=keys.header("carol"),
-    )
-    assert decided.status_code == 200, decided.text
+    review(roster, keys, held["review_id"], "approve", "Staffing agreed with the team")
     # Approved, it is in force: the day after, a shift 7 h after either one is held.
     later = assign(roster, keys, a_shift("2027-01-12 07:00", 8))
     assert [f["rule"] for f in intensity_findings(later)] == ["rest_between_shifts"]
@@ -163,13 +157,7 @@ def test_a_rejected_decision_never_adds_its_shifts(
     roster: TestClient, keys: Keys, db_url: str
 ) -> None:
     held = assign(roster, keys, a_shift("2027-01-11 08:00", 8), decision_type="plan")
-    roster.post(f"/v1/reviews/{held['review_id']}/claim", headers=keys.header("carol"))
-    decided = roster.post(
-        f"/v1/reviews/{held['review_id']}/decide",
-        json={"action": "reject", "rationale": "The shift is not needed after all this week"},
-        headers=keys.header("carol"),
-    )
-    assert decided.status_code == 200, decided.text
+    review(roster, keys, held["review_id"], "reject", "The shift is not needed after all this week")
     assert [r["state"] for r in stored(db_url)] == ["void"]
     after = assign(roster, keys, a_shift("2027-01-11 23:00", 6))
     assert after["status"] == "released"

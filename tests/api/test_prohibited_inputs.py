@@ -4,7 +4,6 @@ declared exception passes and is logged on every decision that uses it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,11 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from oversight.api import create_app
-from oversight.database import create_engine
 from oversight.policy import parse_policy
 from oversight.settings import Settings
 from oversight.tables import audit_entries, decisions
-from tests.conftest import FakeClock, Keys
+from tests.conftest import FakeClock, Keys, read_rows
 
 JUSTIFICATION = "Stops the forklift when the driver shows signs of drowsiness (safety)."
 POLICY = f"""
@@ -61,19 +59,9 @@ def submit(client: TestClient, keys: Keys, inputs: dict[str, Any], decision_id: 
 
 
 def raw_storage(db_url: str) -> str:
-    async def read() -> str:
-        engine = create_engine(db_url)
-        try:
-            async with engine.connect() as connection:
-                stored = [dict(r._mapping) for r in await connection.execute(select(decisions))]
-                entries = [
-                    dict(r._mapping) for r in await connection.execute(select(audit_entries))
-                ]
-            return json.dumps([stored, entries], default=str)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
+    """Every stored decision and audit entry, as text to search."""
+    stored = read_rows(db_url, select(decisions)) + read_rows(db_url, select(audit_entries))
+    return json.dumps(stored, default=str)
 
 
 def test_an_undeclared_prohibited_field_blocks_and_is_never_stored(
